@@ -1,0 +1,36 @@
+# Set-up-free entry points: each target creates .venv and installs what is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DB ?= sqlite:///demo/mentor_match.db
+DEMO_ART ?= demo/artifacts
+DEMO_REPORT ?= demo/report
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+# torch first and pinned to the CPU build: otherwise sentence-transformers pulls CUDA torch.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p demo
+	$(PY) scripts/generate_synthetic_data.py --db-url $(DEMO_DB) --reset
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf demo .pytest_cache

@@ -1,0 +1,143 @@
+"""The relational schema, identical on SQLite and PostgreSQL.
+
+Column names follow what mentoring platforms built on the original guide already use
+(`domains`, `desired_domains`, `current_level`, `mentor_accepted`, `successful_match`,
+...), so an existing database maps onto it with few changes. List-valued fields
+(domains, skills, availability slots) are JSON arrays of strings: portable across both
+back ends and loaded as Python lists.
+
+Conventions the rest of the project relies on:
+
+* ``timezone`` is a UTC offset string: ``"UTC"``, ``"UTC+1"``, ``"UTC-5"``, ``"UTC+5:30"``.
+* ``availability`` is a list of weekly slots ``"<day>_<part>"`` with day in
+  ``mon..sun`` and part in ``morning|afternoon|evening`` (21 possible slots).
+* ``current_level`` is one of :data:`LEVELS`, ordered from least to most experienced.
+* ``interactions.status`` is one of :data:`STATUSES`.
+
+The two ``synthetic_*_truth`` tables hold the hidden attributes of generated data (the
+sub-specialties that only the texts express, per-person latent effects). Real
+deployments leave them empty; only the synthetic ground truth reads them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+LEVELS: tuple[str, ...] = ("student", "junior", "mid", "senior", "lead")
+"""Mentee experience levels, least to most experienced; features use the position."""
+
+LEVEL_YEARS: dict[str, float] = {"student": 0.0, "junior": 1.5, "mid": 4.0, "senior": 8.0, "lead": 12.0}
+"""Typical years of experience of a mentee at each level (for experience compatibility)."""
+
+STATUSES: tuple[str, ...] = ("pending", "declined", "accepted", "completed")
+STYLES: tuple[str, ...] = ("hands-on", "structured", "advisory", "socratic")
+DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_PARTS: tuple[str, ...] = ("morning", "afternoon", "evening")
+SLOTS: tuple[str, ...] = tuple(f"{d}_{p}" for d in DAYS for p in DAY_PARTS)
+
+metadata = MetaData()
+
+mentors = Table(
+    "mentors",
+    metadata,
+    Column("mentor_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("bio", Text, nullable=False),
+    Column("industry", String(100), nullable=False),
+    Column("experience_years", Integer, nullable=False),
+    Column("domains", JSON, nullable=False),
+    Column("skills", JSON, nullable=False),
+    Column("mentorship_style", String(50), nullable=False),
+    Column("availability", JSON, nullable=False),
+    Column("availability_hours", Float, nullable=False),
+    Column("timezone", String(16), nullable=False),
+    Column("max_mentees", Integer, nullable=False),
+    Column("current_mentees", Integer, nullable=False),
+    Column("rating", Float, nullable=True),
+    Column("acceptance_rate", Float, nullable=False),
+    Column("total_mentees", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+mentees = Table(
+    "mentees",
+    metadata,
+    Column("mentee_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("goals", Text, nullable=False),
+    Column("industry", String(100), nullable=False),
+    Column("current_level", String(20), nullable=False),
+    Column("desired_domains", JSON, nullable=False),
+    Column("current_skills", JSON, nullable=False),
+    Column("preferred_style", String(50), nullable=False),
+    Column("availability", JSON, nullable=False),
+    Column("availability_hours", Float, nullable=False),
+    Column("timezone", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("interaction_id", Integer, primary_key=True, autoincrement=False),
+    Column("mentor_id", Integer, ForeignKey("mentors.mentor_id"), nullable=False, index=True),
+    Column("mentee_id", Integer, ForeignKey("mentees.mentee_id"), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("mentor_accepted", Boolean, nullable=True),
+    Column("mentee_accepted", Boolean, nullable=True),
+    Column("successful_match", Boolean, nullable=False),
+    Column("overall_rating", Float, nullable=True),
+    Column("meetings_held", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("completed_at", DateTime, nullable=True),
+)
+
+recommendation_feedback = Table(
+    "recommendation_feedback",
+    metadata,
+    Column("feedback_id", Integer, primary_key=True, autoincrement=True),
+    Column("mentee_id", Integer, ForeignKey("mentees.mentee_id"), nullable=False, index=True),
+    Column("mentor_id", Integer, ForeignKey("mentors.mentor_id"), nullable=False, index=True),
+    Column("recommended_rank", Integer, nullable=False),
+    Column("was_accepted", Boolean, nullable=True),
+    Column("feedback_date", DateTime, nullable=False),
+    Column("model_version", String(100), nullable=True),
+    Column("variant", String(50), nullable=True),
+)
+
+synthetic_mentor_truth = Table(
+    "synthetic_mentor_truth",
+    metadata,
+    Column("mentor_id", Integer, ForeignKey("mentors.mentor_id"), primary_key=True),
+    Column("subspecialties", JSON, nullable=False),
+    Column("latent", Float, nullable=False),
+)
+
+synthetic_mentee_truth = Table(
+    "synthetic_mentee_truth",
+    metadata,
+    Column("mentee_id", Integer, ForeignKey("mentees.mentee_id"), primary_key=True),
+    Column("subspecialties", JSON, nullable=False),
+    Column("latent", Float, nullable=False),
+)
+
+CORE_TABLES: tuple[Table, ...] = (mentors, mentees, interactions, recommendation_feedback)
+TRUTH_TABLES: tuple[Table, ...] = (synthetic_mentor_truth, synthetic_mentee_truth)
