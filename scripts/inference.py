@@ -1,0 +1,112 @@
+"""Recommend mentors: an interactive menu, or one query from the command line.
+
+    python scripts/inference.py                       # interactive menu
+    python scripts/inference.py --mentee-id 42 [--k 10] [--json]
+    python scripts/inference.py --goals "get into deep learning for medical images"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+
+from db.errors import MentorMatchError
+from retrieval import Recommender, format_recommendations
+
+PAGE = 20
+MENU = """
+  1) Recommendations for a mentee id
+  2) View all mentees
+  3) Recommendations for a random mentee
+  q) Quit
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db-url", help="database URL (default: $MENTOR_MATCH_DB_URL or sqlite:///mentor_match.db)")
+    parser.add_argument("--artifacts", default="artifacts", help="artifacts folder (default: artifacts)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--mentee-id", type=int, help="recommend for this mentee and exit")
+    target.add_argument("--goals", help="recommend for an ad-hoc mentee with these goals and exit")
+    parser.add_argument("--k", type=int, default=10, help="how many mentors (default: 10)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    try:
+        recommender = Recommender.load(args.artifacts, db_url=args.db_url)
+        if args.mentee_id is None and args.goals is None:
+            return interactive(recommender, k=args.k)
+        if args.mentee_id is not None:
+            recs = recommender.recommend(mentee_id=args.mentee_id, k=args.k)
+        else:
+            recs = recommender.recommend(profile={"goals": args.goals}, k=args.k)
+    except MentorMatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([
+            {"mentor_id": r.mentor_id, "name": r.name, "rank": r.rank, "score": r.score, "reasons": r.reasons}
+            for r in recs
+        ], indent=2))
+    else:
+        print(format_recommendations(recs, recommender.mentor_domains))
+    return 0
+
+
+def interactive(recommender: Recommender, k: int) -> int:
+    """The menu of the original guide. Bad input is answered and the menu goes on."""
+    mentee_ids = recommender.mentee_ids
+    page = 0
+    while True:
+        print(MENU)
+        choice = _ask("Choose: ")
+        if choice is None or choice.lower() in {"q", "quit", "exit", "4"}:
+            print("Bye.")
+            return 0
+        try:
+            if choice == "1":
+                raw = _ask("Mentee id: ")
+                if raw is None:
+                    print("Bye.")
+                    return 0
+                try:
+                    mentee_id = int(raw)
+                except ValueError:
+                    print(f"'{raw}' is not a number; enter a mentee id such as {mentee_ids[0]}.")
+                    continue
+                _show(recommender, mentee_id, k)
+            elif choice == "2":
+                frame = recommender.mentees_overview()
+                start = page * PAGE
+                if start >= len(frame):
+                    page, start = 0, 0
+                print(frame.iloc[start : start + PAGE].to_string(index=False))
+                print(f"-- mentees {start + 1}-{min(start + PAGE, len(frame))} of {len(frame)}; choose 2 again for more --")
+                page += 1
+            elif choice == "3":
+                _show(recommender, random.choice(list(mentee_ids)), k)
+            else:
+                print(f"Unknown choice {choice!r}: enter 1, 2, 3 or q.")
+        except MentorMatchError as exc:
+            print(f"error: {exc}")
+
+
+def _show(recommender: Recommender, mentee_id: int, k: int) -> None:
+    mentee = recommender.mentee(mentee_id)
+    print(f"\nMentee {mentee_id} ({mentee['current_level']}): {mentee['goals']}")
+    recs = recommender.recommend(mentee_id=mentee_id, k=k)
+    print(format_recommendations(recs, recommender.mentor_domains))
+
+
+def _ask(prompt: str) -> str | None:
+    try:
+        return input(prompt).strip()
+    except (EOFError, KeyboardInterrupt):
+        print()
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
