@@ -1,0 +1,14 @@
+"""Text embeddings: the MiniLM encoder and its persistent on-disk cache."""
+
+from embeddings.cache import CachedEncoder, CacheResult, EmbeddingCache, text_keys
+from embeddings.encoder import DEFAULT_MODEL_NAME, Encoder, default_model_dir
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "CacheResult",
+    "CachedEncoder",
+    "EmbeddingCache",
+    "Encoder",
+    "default_model_dir",
+    "text_keys",
+]

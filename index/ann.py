@@ -1,0 +1,377 @@
+"""`MentorIndex`: mentor vectors, their ids and a FAISS index derived from them.
+
+The stored vectors and the row -> mentor_id map are the truth; the FAISS index is built
+from them and can always be rebuilt. Search works in mentor ids, filters inside FAISS with
+per-call ``IDSelector`` parameters (the shared index is never mutated, so concurrent reads
+are safe), and falls back to exact search over the eligible mentors when a filter is tight
+or an approximate search comes back short (HNSW with a restrictive selector can return -1
+ids). Mentors leave an index only through a rebuild (HNSW cannot remove ids); until then
+callers hide inactive or full mentors with ``exclude``. Vectors are expected
+L2-normalised, so inner product is cosine.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from db.errors import InvalidParameterError, NotEnoughDataError, UnknownEntityError
+from index import spec as specs
+
+logger = logging.getLogger(__name__)
+
+EXACT_ELIGIBLE_MAX = 4096
+"""A filter that leaves at most this many eligible mentors is searched exactly: a
+(queries x eligible) product costs well under 1 ms per query here and is always right."""
+
+TIGHT_FRACTION = 0.25
+"""An approximate index whose filter leaves less than this share of the catalogue is
+bypassed for exact search over the eligible rows (HNSW/IVF lose recall under tight filters)."""
+
+_QUERY_CHUNK = 256  # queries per exact-search block: bounds the (queries x eligible) matrix
+
+FORMAT = "mentor-match-index/1"
+
+ExcludeArg = None | Sequence[int] | np.ndarray | Sequence[Sequence[int] | np.ndarray]
+
+
+class MentorIndex:
+    """Mentor vectors with their ids, searchable by cosine similarity.
+
+    Attributes: ``ids`` (int64, row -> mentor_id), ``vectors`` (float32, the truth),
+    ``spec`` (the resolved FAISS factory string), ``manifest`` (what made it),
+    ``content_hashes`` (int64 per row or None: what :func:`index.check_staleness` compares).
+    """
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        faiss_index: faiss.Index,
+        manifest: dict,
+        content_hashes: np.ndarray | None = None,
+    ) -> None:
+        self.ids = ids
+        self.vectors = vectors
+        self.faiss_index = faiss_index
+        self.manifest = manifest
+        self.spec: str = manifest["spec"]
+        self.content_hashes = content_hashes
+        self._kind = specs.index_kind(faiss_index)
+        self._sorter = np.argsort(ids, kind="stable")
+        self._sorted_ids = ids[self._sorter]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"MentorIndex({len(self)} mentors, spec={self.spec!r}, dim={self.dim})"
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    @property
+    def search_params(self) -> dict:
+        return dict(self.manifest.get("search_params", {}))
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(
+        cls,
+        ids: Sequence[int] | np.ndarray,
+        vectors: np.ndarray,
+        spec: str = "auto",
+        *,
+        encoder_identity: str,
+        fingerprint: dict | None = None,
+        params: dict | None = None,
+        content_hashes: np.ndarray | None = None,
+    ) -> MentorIndex:
+        """Build an index over ``vectors`` (row i is mentor ``ids[i]``).
+
+        ``spec``: ``auto`` (by size, see :mod:`index.spec`), ``Flat``, ``HNSW32``,
+        ``IVF<n>,Flat`` or any FAISS factory string. ``params``: efConstruction / efSearch
+        (HNSW), nprobe (IVF) over the defaults. ``fingerprint`` and ``content_hashes``
+        describe the mentors it was built from (for staleness checks).
+        """
+        ids, vectors = _check_catalogue(ids, vectors)
+        if content_hashes is not None:
+            content_hashes = np.asarray(content_hashes, dtype=np.int64)
+            if content_hashes.shape != ids.shape:
+                raise InvalidParameterError(
+                    f"content_hashes has shape {content_hashes.shape} but there are "
+                    f"{len(ids)} ids; pass one hash per mentor, in the order of ids."
+                )
+        resolved = specs.resolve_spec(spec, len(ids))
+        user_build, user_search = specs.split_params(params)
+        started = time.perf_counter()
+        index = specs.make_faiss_index(resolved, vectors.shape[1])
+        build_params, search_params = specs.default_params(index)
+        build_params.update(user_build)
+        search_params.update(user_search)
+        specs.apply_build_params(index, build_params)
+        if not index.is_trained:
+            try:
+                index.train(vectors)
+            except RuntimeError as exc:
+                raise InvalidParameterError(
+                    f"Index spec {resolved!r} cannot be trained on {len(ids)} vectors "
+                    f"({str(exc).strip().splitlines()[-1]}). Use fewer lists (e.g. IVF"
+                    f"{max(1, len(ids) // 39)},Flat) or 'auto'."
+                ) from None
+        index.add(vectors)
+        manifest = {
+            "format": FORMAT,
+            "encoder": str(encoder_identity),
+            "dim": int(vectors.shape[1]),
+            "count": int(len(ids)),
+            "requested_spec": spec,
+            "spec": resolved,
+            "build_params": build_params,
+            "search_params": search_params,
+            "fingerprint": fingerprint,
+            "build_seconds": round(time.perf_counter() - started, 3),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": {
+                "faiss": faiss.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
+        }
+        return cls(ids, vectors, index, manifest, content_hashes)
+
+    def with_search_params(self, **params: int) -> MentorIndex:
+        """A view with other default search parameters (same vectors and FAISS index)."""
+        _, search = specs.split_params(params)
+        manifest = {**self.manifest, "search_params": {**self.search_params, **search}}
+        return MentorIndex(self.ids, self.vectors, self.faiss_index, manifest, self.content_hashes)
+
+    # ------------------------------------------------------------------ lookups
+    def rows_of(self, mentor_ids: Sequence[int] | np.ndarray, *, strict: bool = True) -> np.ndarray:
+        """Row numbers of ``mentor_ids``; unknown ids raise (``strict``) or are dropped."""
+        wanted = _as_ids(mentor_ids)
+        pos = np.searchsorted(self._sorted_ids, wanted)
+        pos = np.minimum(pos, len(self._sorted_ids) - 1)
+        found = self._sorted_ids[pos] == wanted
+        if strict and not found.all():
+            missing = wanted[~found]
+            raise UnknownEntityError(
+                f"{len(missing)} mentor id(s) not in the index (e.g. {missing[:5].tolist()}): "
+                "they are unknown, inactive at build time or added since. Rebuild with "
+                "scripts/build_index.py if they should be there."
+            )
+        return self._sorter[pos[found]]
+
+    def vectors_for(self, mentor_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The stored ``(n, dim)`` vectors of ``mentor_ids``, in that order."""
+        return self.vectors[self.rows_of(mentor_ids)]
+
+    def similarity(self, query: np.ndarray, mentor_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Exact cosine of one ``query`` (dim,) with each of ``mentor_ids`` (float32)."""
+        query = np.asarray(query, dtype=np.float32)
+        if query.shape != (self.dim,):
+            raise InvalidParameterError(
+                f"similarity needs one query vector of shape ({self.dim},); got {query.shape}."
+            )
+        return self.vectors_for(mentor_ids) @ query
+
+    # ------------------------------------------------------------------ search
+    def exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Brute-force top-``k`` over all mentors (the reference for recall checks)."""
+        scores, rows = self._exact(self._check_queries(queries), np.arange(len(self)), k)
+        return np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1), scores
+
+    def search(
+        self, queries: np.ndarray, k: int, *, exclude: ExcludeArg = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar mentors for each query row, never an excluded one.
+
+        ``exclude``: None, one array-like of mentor ids for every query, or a list with one
+        array-like per query. Returns ``(ids, scores)`` of shape ``(m, k)``, best first,
+        padded with -1 / -inf only where fewer than ``k`` eligible mentors exist.
+        """
+        queries = self._check_queries(queries)
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise InvalidParameterError(f"The 'k' parameter of search must be an int >= 1. Got {k!r}.")
+        k = int(k)
+        m, n = len(queries), len(self.ids)
+        shared, extra_keys, extra_counts = self._exclusions(exclude, m)
+        out_rows = np.full((m, k), -1, dtype=np.int64)
+        out_scores = np.full((m, k), -np.inf, dtype=np.float32)
+        n_shared_ok = n - len(shared)
+        fetch = min(k + int(extra_counts.max(initial=0)), n_shared_ok)
+        if m == 0 or fetch == 0:
+            return out_rows, out_scores
+
+        scores, rows = self._search_shared(queries, fetch, shared, n_shared_ok)
+        if len(extra_keys):
+            query_of = np.arange(m, dtype=np.int64)[:, None]
+            drop = np.isin(query_of * n + rows, extra_keys) & (rows >= 0)
+            rows = np.where(drop, -1, rows)
+            scores = np.where(drop, -np.inf, scores).astype(np.float32)
+        # Move the dropped/missing (-1) entries behind the found ones, keeping score order.
+        order = np.argsort(rows < 0, axis=1, kind="stable")[:, :k]
+        rows = np.take_along_axis(rows, order, axis=1)
+        scores = np.take_along_axis(scores, order, axis=1)
+        width = rows.shape[1]
+        out_rows[:, :width], out_scores[:, :width] = rows, scores
+
+        expected = np.minimum(k, n_shared_ok - extra_counts)
+        short = np.flatnonzero((out_rows >= 0).sum(axis=1) < expected)
+        if len(short):
+            logger.debug("exact fallback for %d of %d queries with short results", len(short), m)
+            for q in short:  # rare: only queries the approximate search left short
+                excluded = np.union1d(shared, extra_keys[extra_keys // n == q] - q * n)
+                eligible = np.setdiff1d(np.arange(n), excluded, assume_unique=True)
+                s, r = self._exact(queries[q : q + 1], eligible, k)
+                out_rows[q], out_scores[q] = r[0], s[0]
+        ids = np.where(out_rows >= 0, self.ids[np.maximum(out_rows, 0)], -1)
+        return ids, out_scores
+
+    def _search_shared(
+        self, queries: np.ndarray, fetch: int, shared: np.ndarray, n_ok: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``fetch`` rows per query outside ``shared`` (scores, rows; -1 where none)."""
+        n = len(self.ids)
+        tight = len(shared) > 0 and (
+            n_ok <= EXACT_ELIGIBLE_MAX or (self._kind != "flat" and n_ok < TIGHT_FRACTION * n)
+        )
+        if tight:
+            eligible = np.setdiff1d(np.arange(n), shared, assume_unique=True)
+            return self._exact(queries, eligible, fetch)
+        sel, keep_alive = None, None
+        if len(shared):
+            mask = np.ones(n, dtype=bool)
+            mask[shared] = False
+            keep_alive = np.packbits(mask, bitorder="little")
+            sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(keep_alive))
+        params = specs.search_parameters(
+            self.faiss_index, self.search_params, fetch, sel=sel, widen=n / n_ok
+        )
+        scores, rows = self.faiss_index.search(queries, fetch, params=params)
+        del keep_alive  # the bitmap must outlive the search call above
+        return np.where(rows >= 0, scores, -np.inf).astype(np.float32), rows
+
+    def _exact(self, queries: np.ndarray, eligible: np.ndarray, k: int):
+        """Exact top-``k`` over the ``eligible`` rows; padded with -1 / -inf."""
+        m = len(queries)
+        rows_out = np.full((m, k), -1, dtype=np.int64)
+        scores_out = np.full((m, k), -np.inf, dtype=np.float32)
+        kk = min(k, len(eligible))
+        if kk == 0:
+            return scores_out, rows_out
+        candidates = self.vectors[eligible]
+        for start in range(0, m, _QUERY_CHUNK):
+            sims = queries[start : start + _QUERY_CHUNK] @ candidates.T
+            top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+            top_scores = np.take_along_axis(sims, top, axis=1)
+            order = np.argsort(-top_scores, axis=1, kind="stable")
+            rows_out[start : start + _QUERY_CHUNK, :kk] = eligible[np.take_along_axis(top, order, 1)]
+            scores_out[start : start + _QUERY_CHUNK, :kk] = np.take_along_axis(top_scores, order, 1)
+        return scores_out, rows_out
+
+    def _check_queries(self, queries: np.ndarray) -> np.ndarray:
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise InvalidParameterError(
+                f"search needs queries of shape (m, {self.dim}); got {queries.shape}. Encode "
+                f"with the index's encoder ({self.manifest.get('encoder')}) and pass a 2-D "
+                "array (vector[None, :] for one query)."
+            )
+        return np.ascontiguousarray(queries)
+
+    def _exclusions(self, exclude: ExcludeArg, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows excluded for every query, per-query extras as query*n+row keys, extras per query)."""
+        n = len(self.ids)
+        none = np.empty(0, dtype=np.int64)
+        if exclude is None:
+            return none, none, np.zeros(m, dtype=np.int64)
+        if _is_per_query(exclude):
+            if len(exclude) != m:
+                raise InvalidParameterError(
+                    f"exclude has {len(exclude)} lists for {m} queries; pass one list per "
+                    "query, or one flat list of mentor ids for all of them."
+                )
+            per_query = [np.unique(self.rows_of(e, strict=False)) for e in exclude]
+            owner = np.repeat(np.arange(m, dtype=np.int64), [len(p) for p in per_query])
+            rows = np.concatenate(per_query) if per_query else none
+            shared = np.flatnonzero(np.bincount(rows, minlength=n) == m) if m else none
+            extra = ~np.isin(rows, shared)
+            keys = owner[extra] * n + rows[extra]
+            return shared, keys, np.bincount(owner[extra], minlength=m)
+        shared = np.unique(self.rows_of(exclude, strict=False))
+        return shared, none, np.zeros(m, dtype=np.int64)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the folder: index.faiss, ids.npy, vectors.npy, content.npy, manifest.json."""
+        from index.store import write_index_folder
+
+        return write_index_folder(self, Path(path))
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, expected_encoder: object = None, expected_dim: int | None = None
+    ) -> MentorIndex:
+        """Read a folder written by :meth:`save`, checking files against the manifest.
+
+        ``expected_encoder`` (an identity string or an object with ``identity``) and
+        ``expected_dim`` refuse an index made by another encoder.
+        """
+        from index.store import read_index_folder
+
+        return read_index_folder(
+            cls, Path(path), expected_encoder=expected_encoder, expected_dim=expected_dim
+        )
+
+
+def _as_ids(values) -> np.ndarray:
+    if isinstance(values, (set, frozenset)):
+        values = list(values)
+    try:
+        return np.asarray(values, dtype=np.int64).ravel()
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"Mentor ids must be integers; got {type(values).__name__} {str(values)[:80]}."
+        ) from None
+
+
+def _is_per_query(exclude) -> bool:
+    if isinstance(exclude, np.ndarray):
+        return exclude.ndim == 2 or exclude.dtype == object
+    if isinstance(exclude, (list, tuple)) and exclude:
+        return all(not np.isscalar(e) for e in exclude)
+    return False
+
+
+def _check_catalogue(ids, vectors) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        ids = np.asarray(ids, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise InvalidParameterError("Mentor ids must be integers.") from None
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if ids.ndim != 1 or vectors.ndim != 2 or len(ids) != len(vectors):
+        raise InvalidParameterError(
+            f"Index build needs ids of shape (n,) and vectors of shape (n, dim); got "
+            f"{ids.shape} and {vectors.shape}."
+        )
+    if len(ids) == 0:
+        raise NotEnoughDataError(
+            "No mentors to index: the catalogue is empty. Load or generate mentors first "
+            "(scripts/generate_synthetic_data.py)."
+        )
+    if len(np.unique(ids)) != len(ids):
+        raise InvalidParameterError("Mentor ids must be unique; the catalogue repeats some.")
+    if (ids < 0).any():
+        raise InvalidParameterError("Mentor ids must be >= 0 (-1 marks 'no result').")
+    if not np.isfinite(vectors).all():
+        raise InvalidParameterError("Vectors contain NaN or infinity; re-encode the texts.")
+    return ids, vectors
