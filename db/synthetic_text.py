@@ -11,6 +11,7 @@ the structured fields nor the title in a bio hint at a niche.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -403,6 +404,14 @@ def pick_phrase(rng: np.random.Generator, subspecialty: str) -> str:
     return _pick(rng, DOMAINS[SUBSPECIALTY_DOMAIN[subspecialty]].subspecialties[subspecialty])
 
 
+_ARTICLE = re.compile(r"(?<!\S)([Aa]) (?=[aeiouAEIOU])")
+
+
+def _text(sentences: list[str]) -> str:
+    """Join sentences, fixing "a" before a vowel that a template put in front of a title."""
+    return _ARTICLE.sub(r"\1n ", " ".join(s for s in sentences if s))
+
+
 def _join_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -431,7 +440,7 @@ def mentor_bio(
         sentences.append(_pick(rng, _MENTOR_SKILLS).format(skills=_join_list(shown)))
     sentences.append(_pick(rng, _MENTOR_STYLE[style]))
     sentences.append(_pick(rng, _MENTOR_CLOSINGS))
-    return " ".join(s for s in sentences if s)
+    return _text(sentences)
 
 
 def mentee_goals(
@@ -455,4 +464,4 @@ def mentee_goals(
     if rng.random() < 0.7:
         sentences.append(_pick(rng, _MENTEE_STYLE[style]))
     sentences.append(_pick(rng, _MENTEE_CLOSINGS))
-    return " ".join(s for s in sentences if s)
+    return _text(sentences)
