@@ -22,9 +22,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The whole pipeline on the embedded SQLite database; safe to rerun (it rebuilds its world).
 demo: $(STAMP)
 	mkdir -p demo
 	$(PY) scripts/generate_synthetic_data.py --db-url $(DEMO_DB) --reset
+	$(PY) scripts/build_index.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART)
+	$(PY) scripts/train.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART)
+	$(PY) scripts/evaluate.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART) --report $(DEMO_REPORT)
+	$(PY) scripts/inference.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART) --k 5 --mentee-id 1 2 3
+	@echo "Report: $(DEMO_REPORT)/report.html  Try: $(PY) scripts/inference.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART)"
 
 test: $(STAMP)
 	$(PY) -m pytest
