@@ -1,0 +1,80 @@
+"""Splits by mentee: a mentee's pairs are all in train, all in validation or all in test.
+
+Splitting rows at random would put a mentee's other interactions in training and let the
+models learn the mentee rather than the match; grouping keeps the test honest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+
+from db.errors import InvalidParameterError, NotEnoughDataError
+
+
+@dataclass(frozen=True)
+class GroupedSplit:
+    """Row positions of the train, validation and test parts (disjoint groups)."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def grouped_split(
+    groups: np.ndarray, *, test_size: float = 0.2, validation_size: float = 0.1, seed: int = 42
+) -> GroupedSplit:
+    """Split rows so that each group (mentee) lands in exactly one part.
+
+    ``test_size`` and ``validation_size`` are shares of the groups (``validation_size`` may
+    be 0: then ``validation`` is empty). Same seed, same split.
+    """
+    groups = np.asarray(groups)
+    for name, value in (("test_size", test_size), ("validation_size", validation_size)):
+        if not 0 <= value < 1:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of grouped_split must be in [0, 1). Got {value!r}."
+            )
+    if test_size <= 0 or test_size + validation_size >= 1:
+        raise InvalidParameterError(
+            "grouped_split needs 0 < test_size and test_size + validation_size < 1; got "
+            f"test_size={test_size}, validation_size={validation_size}."
+        )
+    n_groups = len(np.unique(groups))
+    if n_groups < 3:
+        raise NotEnoughDataError(
+            f"Only {n_groups} mentee(s) with labelled interactions; a split by mentee needs "
+            "at least 3. Generate or collect more data."
+        )
+    rows = np.arange(len(groups))
+    outer = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    rest, test = next(outer.split(rows, groups=groups))
+    if validation_size == 0:
+        return GroupedSplit(np.sort(rest), np.empty(0, dtype=np.int64), np.sort(test))
+    inner = GroupShuffleSplit(
+        n_splits=1, test_size=validation_size / (1 - test_size), random_state=seed + 1
+    )
+    train, validation = next(inner.split(rest, groups=groups[rest]))
+    return GroupedSplit(np.sort(rest[train]), np.sort(rest[validation]), np.sort(test))
+
+
+def grouped_folds(
+    groups: np.ndarray, n_splits: int, *, seed: int = 42
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, test rows) of ``n_splits`` folds with every group in one test fold."""
+    groups = np.asarray(groups)
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise InvalidParameterError(
+            f"The 'n_splits' parameter of grouped_folds must be an int >= 2. Got {n_splits!r}."
+        )
+    n_groups = len(np.unique(groups))
+    if n_groups < n_splits:
+        raise NotEnoughDataError(
+            f"{n_splits}-fold cross-validation needs at least {n_splits} mentees with labelled "
+            f"interactions; there are {n_groups}. Use fewer folds or more data."
+        )
+    folds = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    yield from folds.split(np.arange(len(groups)), groups=groups)

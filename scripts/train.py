@@ -1,0 +1,48 @@
+"""Train the XGBoost ranker and the guide's three baselines; print the comparison table.
+
+    python scripts/train.py [--db-url URL] [--artifacts DIR] [--seed 42] [--cv 5] [--tune] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from db.errors import MentorMatchError  # noqa: E402
+from ranking.training import format_report, run_training  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db-url", help="database URL (default: $MENTOR_MATCH_DB_URL or sqlite:///mentor_match.db)")
+    parser.add_argument("--artifacts", default="artifacts", help="artifacts folder (default: artifacts)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the split and the models (default: 42)")
+    parser.add_argument("--cv", type=int, default=0, metavar="K",
+                        help="also run K-fold cross-validation grouped by mentee (K >= 2)")
+    parser.add_argument("--tune", action="store_true", help="small grouped grid search per model first")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        report = run_training(
+            db_url=args.db_url,
+            artifacts=args.artifacts,
+            seed=args.seed,
+            cv=args.cv,
+            tune=args.tune,
+            progress=sys.stderr.isatty(),
+        )
+    except MentorMatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
