@@ -268,9 +268,20 @@ class MentorIndex:
         kk = min(k, len(eligible))
         if kk == 0:
             return scores_out, rows_out
-        candidates = self.vectors[eligible]
+        n = len(self.ids)
+        # Most mentors eligible: score them all and mask the few excluded, rather than
+        # copying the eligible rows (a full copy of the vectors) on every call.
+        masked = len(eligible) > n // 2
+        if masked:
+            candidates, blocked = self.vectors, np.ones(n, dtype=bool)
+            blocked[eligible] = False
+            eligible = np.arange(n)
+        else:
+            candidates = self.vectors[eligible]
         for start in range(0, m, _QUERY_CHUNK):
             sims = queries[start : start + _QUERY_CHUNK] @ candidates.T
+            if masked:
+                sims[:, blocked] = -np.inf
             top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
             top_scores = np.take_along_axis(sims, top, axis=1)
             order = np.argsort(-top_scores, axis=1, kind="stable")

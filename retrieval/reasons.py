@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import numpy as np
-import pandas as pd
 
 N_REASONS = 3
 
@@ -127,7 +126,7 @@ PHRASES: Mapping[str, Callable[[dict], str | None]] = {
 def explain(
     relative: np.ndarray,
     feature_names: list[str],
-    features: pd.Series,
+    features: Mapping[str, float],
     mentor: Mapping,
     mentee: Mapping,
     n: int = N_REASONS,

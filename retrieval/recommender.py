@@ -234,13 +234,16 @@ class Recommender:
         features = self._features(state, prepared, vector[None, :], pairs)
         scores = state.ranker.predict(features)
         order = np.argsort(-scores, kind="stable")[:k]
-        relative = relative_contributions(state.ranker.contributions(features))
+        # Saabas contributions: ~1 ms for 200 candidates where exact SHAP takes 15-30 ms, and
+        # they only rank features against each other to pick the words of the reasons.
+        relative = relative_contributions(state.ranker.contributions(features, approximate=True))
         names = list(features.columns)
         values = features.to_numpy()
         out = []
         for rank, row in enumerate(order, start=1):  # the k results only, to word reasons
             mentor = state.mentors.loc[int(ids[row])]
-            reasons, behind = explain(relative[row], names, features.iloc[row], mentor, mentee)
+            feature_values = dict(zip(names, values[row].tolist(), strict=True))
+            reasons, behind = explain(relative[row], names, feature_values, mentor, mentee)
             out.append(
                 Recommendation(
                     mentor_id=int(ids[row]),
@@ -248,7 +251,7 @@ class Recommender:
                     rank=rank,
                     score=float(scores[row]),
                     similarity=float(sims[row]),
-                    features=dict(zip(names, values[row].tolist(), strict=True)),
+                    features=feature_values,
                     reasons=reasons,
                     contributions=behind,
                 )

@@ -1,7 +1,7 @@
 """Recommend mentors: an interactive menu, or one query from the command line.
 
     python scripts/inference.py                       # interactive menu
-    python scripts/inference.py --mentee-id 42 [--k 10] [--json]
+    python scripts/inference.py --mentee-id 42 [43 ...] [--k 10] [--json]
     python scripts/inference.py --goals "get into deep learning for medical images"
 """
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-url", help="database URL (default: $MENTOR_MATCH_DB_URL or sqlite:///mentor_match.db)")
     parser.add_argument("--artifacts", default="artifacts", help="artifacts folder (default: artifacts)")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--mentee-id", type=int, help="recommend for this mentee and exit")
+    target.add_argument("--mentee-id", type=int, nargs="+", help="recommend for these mentees and exit")
     target.add_argument("--goals", help="recommend for an ad-hoc mentee with these goals and exit")
     parser.add_argument("--k", type=int, default=10, help="how many mentors (default: 10)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -38,19 +38,24 @@ def main(argv: list[str] | None = None) -> int:
         recommender = Recommender.load(args.artifacts, db_url=args.db_url)
         if args.mentee_id is None and args.goals is None:
             return interactive(recommender, k=args.k)
-        if args.mentee_id is not None:
-            recs = recommender.recommend(mentee_id=args.mentee_id, k=args.k)
+        if args.goals is not None:
+            results = {None: recommender.recommend(profile={"goals": args.goals}, k=args.k)}
         else:
-            recs = recommender.recommend(profile={"goals": args.goals}, k=args.k)
+            results = {m: recommender.recommend(mentee_id=m, k=args.k) for m in args.mentee_id}
     except MentorMatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps([
-            {"mentor_id": r.mentor_id, "name": r.name, "rank": r.rank, "score": r.score, "reasons": r.reasons}
-            for r in recs
+            {"mentee_id": m, "mentor_id": r.mentor_id, "name": r.name, "rank": r.rank,
+             "score": r.score, "reasons": r.reasons}
+            for m, recs in results.items() for r in recs
         ], indent=2))
-    else:
+        return 0
+    for mentee_id, recs in results.items():
+        if mentee_id is not None:
+            mentee = recommender.mentee(mentee_id)
+            print(f"\nMentee {mentee_id} ({mentee['current_level']}): {mentee['goals']}")
         print(format_recommendations(recs, recommender.mentor_domains))
     return 0
 
@@ -94,7 +99,7 @@ def interactive(recommender: Recommender, k: int) -> int:
 
 
 def _show(recommender: Recommender, mentee_id: int, k: int) -> None:
-    mentee = recommender.mentee(mentee_id)
+    mentee = recommender.mentee(mentee_id)  # unknown ids fail here, before any work
     print(f"\nMentee {mentee_id} ({mentee['current_level']}): {mentee['goals']}")
     recs = recommender.recommend(mentee_id=mentee_id, k=k)
     print(format_recommendations(recs, recommender.mentor_domains))
