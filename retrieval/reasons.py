@@ -63,9 +63,12 @@ def _style(ctx) -> str | None:
 
 
 def _timezone(ctx) -> str | None:
-    if ctx["mentor"]["timezone"] == ctx["mentee"]["timezone"]:
+    hours = round(ctx["features"].get("timezone_distance", np.nan) * 12, 1)  # feature: hours / 12
+    if not np.isfinite(hours) or hours > 3:
+        return None
+    if hours == 0:
         return "same timezone"
-    return f"close timezone ({ctx['mentor']['timezone']})"
+    return f"only {hours:g} h apart ({ctx['mentor']['timezone']})"
 
 
 def _industry(ctx) -> str | None:
