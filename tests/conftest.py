@@ -27,22 +27,39 @@ def pg_server_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url(pg_server_url: str):
-    """URL of a fresh PostgreSQL database, dropped at the end of the session."""
+def new_pg_database(pg_server_url: str):
+    """Factory: each call creates a fresh PostgreSQL database and returns its URL.
+
+    Every database it made is dropped at the end of the session, so runs never see each
+    other's rows and a test that drops tables cannot disturb another's.
+    """
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     base = make_url(pg_server_url).set(drivername="postgresql+psycopg2")
-    name = f"mm_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"mm_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return base.set(database=name).render_as_string(hide_password=False)
+
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield make
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url(new_pg_database) -> str:
+    """URL of a PostgreSQL database of this session's own."""
+    return new_pg_database()
 
 
 @pytest.fixture()

@@ -6,12 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, delete, insert, text, update
+from sqlalchemy import create_engine, delete, insert, update
 
 from db.errors import InvalidParameterError
 from db.loading import load_mentors
@@ -91,19 +90,9 @@ def active_mentors(url: str):
 
 
 @pytest.fixture()
-def own_pg_url(pg_server_url):
-    """A PostgreSQL database of this test's own (the session one is shared with others)."""
-    from sqlalchemy.engine import make_url
-
-    base = make_url(pg_server_url).set(drivername="postgresql+psycopg2")
-    name = f"mm_build_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def own_pg_url(new_pg_database) -> str:
+    """A PostgreSQL database of this test's own."""
+    return new_pg_database()
 
 
 @pytest.mark.slow
