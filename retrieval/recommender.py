@@ -8,7 +8,6 @@ a new one, so a query in flight always finishes on a consistent catalogue, index
 
 from __future__ import annotations
 
-import logging
 import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,8 +31,6 @@ from index import MentorIndex, check_staleness
 from ranking.features import FEATURES, pair_features, prepare_mentees, prepare_mentors
 from ranking.models import Ranker
 from retrieval.reasons import explain, relative_contributions
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_CANDIDATES = 200
 PROFILE_FIELDS = (
@@ -86,7 +83,6 @@ class _State:
     mentee_vectors: np.ndarray  # aligned with `mentees`
     ineligible: np.ndarray  # mentor ids in the index that may not be recommended to anyone
     contacted: Mapping[int, np.ndarray]  # mentee_id -> mentor ids already contacted
-    n_eligible: int
 
 
 class Recommender:
@@ -458,7 +454,6 @@ def _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors) 
         mentee_vectors=mentee_vectors,
         ineligible=index.ids[~ok],
         contacted=contacted,
-        n_eligible=int(ok.sum()),
     )
 
 
