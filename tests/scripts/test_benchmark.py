@@ -21,9 +21,9 @@ from eval.benchmark import (
     ENCODER_KEYS,
     REBUILD_KEYS,
     SIZE_KEYS,
+    BaseWorld,
     BenchmarkConfig,
-    _Base,
-    _gain_lookup,
+    gain_lookup,
     make_catalogue,
     run_benchmark,
 )
@@ -64,7 +64,7 @@ def test_catalogue_copies_profiles_truth_and_gains(tmp_path):
     rng = np.random.default_rng(0)
     bios = rng.standard_normal((len(mentors), 384)).astype(np.float32)
     bios /= np.linalg.norm(bios, axis=1, keepdims=True)
-    base = _Base(mentors, mentees, bios, bios[:0], ranker=None, rebuild={})
+    base = BaseWorld(mentors, mentees, bios, bios[:0], ranker=None, rebuild={})
 
     catalogue, vectors, source = make_catalogue(base, 500, 0.03, np.random.default_rng(1))
 
@@ -77,7 +77,7 @@ def test_catalogue_copies_profiles_truth_and_gains(tmp_path):
         assert catalogue[column].tolist() == copied[column].tolist()
     # A copy's ground-truth gain is its source's: the lookup equals the direct computation.
     wanted = mentees["mentee_id"].to_numpy()[:4]
-    gains_of = _gain_lookup(base, wanted, source)
+    gains_of = gain_lookup(base, wanted, source)
     pairs = pd.DataFrame({
         "mentee_id": np.repeat(wanted, 500), "mentor_id": np.tile(catalogue["mentor_id"], 4)
     })

@@ -1,0 +1,63 @@
+"""Measure speed, memory and scale of the two-stage recommender beside brute force.
+
+    python scripts/benchmark.py [--sizes 10000,100000,1000000] [--queries 500]
+                                [--out reports/benchmark] [--quick] [--seed 42]
+
+Writes benchmark.json (a public format) and benchmark.md into --out and prints the table.
+--quick runs a reduced set (one catalogue of 2,000 mentors, 20 queries) in about two minutes;
+--sizes and --queries still override it. The full default run takes about 15 minutes and
+4-5 GB of memory at 1,000,000 mentors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from db.errors import InvalidParameterError, MentorMatchError  # noqa: E402
+from eval.benchmark import BenchmarkConfig, format_markdown, run_benchmark  # noqa: E402
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InvalidParameterError(
+            f"--sizes must be comma-separated catalogue sizes, e.g. 10000,100000. Got {text!r}."
+        ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", help="catalogue sizes, comma-separated (default: 10000,100000,1000000)")
+    parser.add_argument("--queries", type=int, help="query mentees per size (default: 500)")
+    parser.add_argument("--out", default="reports/benchmark", help="output folder (default: reports/benchmark)")
+    parser.add_argument("--quick", action="store_true", help="reduced set for a smoke test (~2 minutes)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the data and the sampling (default: 42)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("eval.benchmark").setLevel(logging.INFO)  # progress of the long stages
+    try:
+        config = BenchmarkConfig.quick(args.seed) if args.quick else BenchmarkConfig(seed=args.seed)
+        if args.sizes:
+            config = replace(config, sizes=parse_sizes(args.sizes))
+        if args.queries is not None:
+            config = replace(config, queries=args.queries)
+        result = run_benchmark(config, args.out)
+    except MentorMatchError as exc:
+        print(f"benchmark: {exc}", file=sys.stderr)
+        return 1
+    print(format_markdown(result))
+    print(f"\nWrote {Path(args.out) / 'benchmark.json'} and benchmark.md ({result['seconds']:.0f} s).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
