@@ -190,20 +190,27 @@ class MentorIndex:
         return np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1), scores
 
     def search(
-        self, queries: np.ndarray, k: int, *, exclude: ExcludeArg = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        exclude: ExcludeArg = None,
+        excluded_rows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar mentors for each query row, never an excluded one.
 
         ``exclude``: None, one array-like of mentor ids for every query, or a list with one
-        array-like per query. Returns ``(ids, scores)`` of shape ``(m, k)``, best first,
-        padded with -1 / -inf only where fewer than ``k`` eligible mentors exist.
+        array-like per query. ``excluded_rows``: row numbers (see :meth:`rows_of`) excluded
+        for every query, for a catalogue-wide filter that a caller computes once rather than
+        passing thousands of ids per call. Returns ``(ids, scores)`` of shape ``(m, k)``,
+        best first, padded with -1 / -inf only where fewer than ``k`` eligible mentors exist.
         """
         queries = self._check_queries(queries)
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise InvalidParameterError(f"The 'k' parameter of search must be an int >= 1. Got {k!r}.")
         k = int(k)
         m, n = len(queries), len(self.ids)
-        shared, extra_keys, extra_counts = self._exclusions(exclude, m)
+        shared, extra_keys, extra_counts = self._exclusions(exclude, m, excluded_rows)
         out_rows = np.full((m, k), -1, dtype=np.int64)
         out_scores = np.full((m, k), -np.inf, dtype=np.float32)
         n_shared_ok = n - len(shared)
@@ -299,8 +306,27 @@ class MentorIndex:
             )
         return np.ascontiguousarray(queries)
 
-    def _exclusions(self, exclude: ExcludeArg, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _exclusions(
+        self, exclude: ExcludeArg, m: int, excluded_rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows excluded for every query, per-query extras as query*n+row keys, extras per query)."""
+        shared, keys, counts = self._exclusions_of(exclude, m)
+        if excluded_rows is None or len(excluded_rows) == 0:
+            return shared, keys, counts
+        n = len(self.ids)
+        excluded_rows = np.asarray(excluded_rows, dtype=np.int64)
+        if excluded_rows.min() < 0 or excluded_rows.max() >= n:
+            raise InvalidParameterError(
+                f"excluded_rows must be row numbers in [0, {n}); get them with index.rows_of(ids)."
+            )
+        shared = np.union1d(shared, excluded_rows)
+        if len(keys):
+            keep = ~np.isin(keys % n, shared)
+            keys = keys[keep]
+            counts = np.bincount(keys // n, minlength=m)
+        return shared, keys, counts
+
+    def _exclusions_of(self, exclude: ExcludeArg, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(self.ids)
         none = np.empty(0, dtype=np.int64)
         if exclude is None:

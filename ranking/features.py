@@ -111,12 +111,17 @@ class PreparedProfiles:
     numbers: dict[str, np.ndarray] = field(default_factory=dict)  # float64 arrays
     labels: dict[str, np.ndarray] = field(default_factory=dict)  # normalised strings
 
+    def __post_init__(self) -> None:
+        # The id -> row hash table, built once: rebuilding it per call cost ~0.5 ms a query
+        # at 100,000 mentors.
+        object.__setattr__(self, "_id_index", pd.Index(self.ids))
+
     def __len__(self) -> int:
         return len(self.ids)
 
     def rows(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Row of each id; :class:`UnknownEntityError` naming ids that are not here."""
-        rows = pd.Index(self.ids).get_indexer(np.asarray(ids, dtype=np.int64))
+        rows = self._id_index.get_indexer(np.asarray(ids, dtype=np.int64))
         if (rows < 0).any():
             unknown = np.unique(np.asarray(ids)[rows < 0])[:5].tolist()
             raise UnknownEntityError(

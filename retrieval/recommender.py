@@ -82,6 +82,7 @@ class _State:
     prepared_mentees: object
     mentee_vectors: np.ndarray  # aligned with `mentees`
     ineligible: np.ndarray  # mentor ids in the index that may not be recommended to anyone
+    ineligible_rows: np.ndarray  # the same as index rows, computed once for every search
     contacted: Mapping[int, np.ndarray]  # mentee_id -> mentor ids already contacted
 
 
@@ -222,7 +223,7 @@ class Recommender:
             prepared = prepare_mentees(pd.DataFrame([mentee]))
             mentee = pd.Series(mentee)
         ids, sims = state.index.search(
-            vector[None, :], n_candidates, exclude=np.union1d(state.ineligible, blocked)
+            vector[None, :], n_candidates, exclude=blocked, excluded_rows=state.ineligible_rows
         )
         found = ids[0] >= 0
         ids, sims = ids[0][found], sims[0][found]
@@ -314,9 +315,12 @@ class Recommender:
         frames = []
         for start in tqdm(range(0, len(mentee_ids), batch_size), disable=not show, desc="retrieve", unit="batch"):
             batch = mentee_ids[start : start + batch_size]
-            excluded = [np.union1d(state.ineligible, state.contacted.get(int(m), empty)) for m in batch]
+            contacted = [state.contacted.get(int(m), empty) for m in batch]
             ids, sims = state.index.search(
-                state.mentee_vectors[rows[start : start + batch_size]], n, exclude=excluded
+                state.mentee_vectors[rows[start : start + batch_size]],
+                n,
+                exclude=contacted,
+                excluded_rows=state.ineligible_rows,
             )
             found = ids >= 0
             frames.append(pd.DataFrame({
@@ -453,6 +457,7 @@ def _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors) 
         prepared_mentees=prepare_mentees(mentees),
         mentee_vectors=mentee_vectors,
         ineligible=index.ids[~ok],
+        ineligible_rows=np.flatnonzero(~ok),
         contacted=contacted,
     )
 

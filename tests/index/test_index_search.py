@@ -209,3 +209,19 @@ def test_auto_spec_follows_the_measured_threshold_and_ivf_specs_work(catalogue, 
     assert ivf.manifest["search_params"] == {"nprobe": 16}
     exact, _ = ivf.exact_search(queries, 20)
     np.testing.assert_array_equal(ivf.search(queries, 20)[0], exact)  # all lists probed
+
+
+def test_precomputed_excluded_rows_equal_excluded_ids(built, catalogue, queries):
+    """A catalogue-wide filter passed once as rows gives the same results as the ids."""
+    ids, _ = catalogue
+    rng = np.random.default_rng(5)
+    banned = np.sort(rng.choice(len(ids), size=600, replace=False))
+    per_query = [ids[rng.choice(len(ids), size=8, replace=False)] for _ in range(len(queries))]
+    # Some per-query ids are also banned for everyone: they must not be counted twice.
+    per_query[0] = np.concatenate([per_query[0], ids[banned[:5]]])
+    by_ids = built.search(queries, 50, exclude=[np.union1d(p, ids[banned]) for p in per_query])
+    by_rows = built.search(queries, 50, exclude=per_query, excluded_rows=banned)
+    np.testing.assert_array_equal(by_rows[0], by_ids[0])
+    assert not np.isin(by_rows[0], ids[banned]).any()
+    with pytest.raises(InvalidParameterError, match="rows_of"):
+        built.search(queries, 5, excluded_rows=np.array([len(ids)]))
