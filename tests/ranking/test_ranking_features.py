@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -205,8 +203,8 @@ def test_interaction_labels_grade_outcomes_and_skip_pending():
         interaction_labels(interactions.assign(status="maybe"))
 
 
-def test_two_hundred_prepared_pairs_take_milliseconds():
-    """Serving budget: 200 candidates for one mentee against a 2,000-mentor catalogue."""
+def test_prepared_catalogue_serves_200_candidates_like_raw_frames():
+    """Serving shape: 200 candidates for one mentee against a prepared 2,000-mentor catalogue."""
     rng = np.random.default_rng(0)
     words = np.array([f"topic{i}" for i in range(60)])
     n = 2000
@@ -224,9 +222,11 @@ def test_two_hundred_prepared_pairs_take_milliseconds():
                                             "current_skills": ["topic2", "topic3"]}]))
     pairs = pd.DataFrame({"mentee_id": 1, "mentor_id": rng.choice(n, 200, replace=False)})
     tee, tor = rng.normal(size=(1, 384)), rng.normal(size=(200, 384))
-    times = []
-    for _ in range(30):
-        start = time.perf_counter()
-        pair_features(mentee, catalogue, pairs, mentee_vectors=tee, mentor_vectors=tor)
-        times.append(time.perf_counter() - start)
-    assert np.median(times) < 0.02  # a few ms measured; generous for a busy CI machine
+    served = pair_features(mentee, catalogue, pairs, mentee_vectors=tee, mentor_vectors=tor,
+                           vectors_per=("profile", "pair"))
+    raw = pair_features(pd.DataFrame([{"mentee_id": 1, "desired_domains": ["topic1"],
+                                       "current_skills": ["topic2", "topic3"]}]),
+                        mentors, pairs, mentee_vectors=tee, mentor_vectors=tor,
+                        vectors_per=("profile", "pair"))
+    pd.testing.assert_frame_equal(served, raw)  # speed is measured by scripts/benchmark.py
+    assert served.index.equals(pairs.index) and served.notna().all().all()
