@@ -20,17 +20,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
-import time
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
+from db.artifacts import publish_folder, sha256_file
 from db.errors import ArtifactError
 
 if TYPE_CHECKING:
@@ -44,18 +40,7 @@ IDS_FILE = "ids.npy"
 VECTORS_FILE = "vectors.npy"
 CONTENT_FILE = "content.npy"
 REQUIRED_FILES = (INDEX_FILE, IDS_FILE, VECTORS_FILE)
-STALE_TMP_SECONDS = 3600
-"""Leftover ``.index-tmp-*`` folders older than this (a killed build) are removed at publish."""
-
 _REBUILD = "Run scripts/build_index.py to rebuild it."
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _manifest_checksum(manifest: dict) -> str:
@@ -197,57 +182,9 @@ def publish_index(index: MentorIndex, artifacts_dir: str | Path, *, name: str = 
     Until the final rename the previous index stays in place and loadable; any exception
     before it (disk full, a failing write) removes the half-written folder and re-raises.
     """
-    artifacts = Path(artifacts_dir)
-    try:
-        artifacts.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-tmp-", dir=artifacts))
-    except OSError as exc:
-        raise ArtifactError(
-            f"Cannot write to the artifacts folder {str(artifacts)!r}: {exc.strerror or exc}. "
-            "Make it writable or pass another --artifacts folder."
-        ) from None
-    link = artifacts / name
-    try:
-        index.save(tmp)
-        read_index_folder(type(index), tmp)  # what was written reads back, checksums and all
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-        version = artifacts / f".{name}-{stamp}-{uuid.uuid4().hex[:8]}"
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; readers may run as another user
-        os.rename(tmp, version)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    previous = _swap_link(link, version.name)
-    _prune(artifacts, name, keep={version.name, previous})
-    logger.info("published index %s -> %s", link, version.name)
-    return link
 
+    def write(folder: Path) -> None:
+        index.save(folder)
+        read_index_folder(type(index), folder)  # what was written reads back, checksums and all
 
-def _swap_link(link: Path, target: str) -> str | None:
-    """Point ``link`` at ``target`` (a sibling name) atomically; returns the old target."""
-    previous = None
-    if link.is_symlink():
-        previous = os.readlink(link)
-    elif link.exists():
-        # A plain folder from an older layout: move it aside once (not atomic, one time).
-        previous = f".{link.name}-legacy-{uuid.uuid4().hex[:8]}"
-        os.rename(link, link.parent / previous)
-    tmp_link = link.parent / f".{link.name}-link-{uuid.uuid4().hex[:8]}"
-    os.symlink(target, tmp_link)
-    try:
-        os.replace(tmp_link, link)
-    except OSError:
-        tmp_link.unlink(missing_ok=True)
-        raise
-    return previous
-
-
-def _prune(artifacts: Path, name: str, keep: set) -> None:
-    """Remove old published versions and leftover temporary folders of killed builds."""
-    now = time.time()
-    for path in artifacts.glob(f".{name}-*"):
-        if path.name in keep or path.is_symlink() or not path.is_dir():
-            continue
-        if path.name.startswith(f".{name}-tmp-") and now - path.stat().st_mtime < STALE_TMP_SECONDS:
-            continue  # may belong to a build running right now
-        shutil.rmtree(path, ignore_errors=True)
+    return publish_folder(artifacts_dir, name, write)

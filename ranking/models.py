@@ -12,7 +12,6 @@ time and whatever the trainer adds, e.g. the data fingerprint). No pickle anywhe
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -33,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from db.artifacts import sha256_file
 from db.errors import ArtifactError, InvalidParameterError, NotFittedError
 from ranking.features import FEATURE_VERSION, FEATURES
 
@@ -365,7 +365,7 @@ class Ranker(BaseEstimator):
             "n_groups": self.n_groups_,
             "best_iteration": int(self.best_iteration_),
             "versions": _versions(),
-            "checksums": {model_name: _sha256(folder / model_name)},
+            "checksums": {model_name: sha256_file(folder / model_name)},
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -396,7 +396,7 @@ class Ranker(BaseEstimator):
         model_path = folder / model_name
         if not model_path.is_file():
             raise ArtifactError(f"The ranker model file {str(model_path)!r} is missing. {fix}")
-        if _sha256(model_path) != manifest.get("checksums", {}).get(model_name):
+        if sha256_file(model_path) != manifest.get("checksums", {}).get(model_name):
             raise ArtifactError(
                 f"The ranker model file {str(model_path)!r} does not match its manifest "
                 f"checksum (truncated or changed). {fix}"
@@ -476,14 +476,6 @@ def _feature_names(X) -> list[str]:
     if isinstance(X, pd.DataFrame):
         return [str(c) for c in X.columns]
     return [f"f{i}" for i in range(_as_matrix(X).shape[1])]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _versions() -> dict[str, str]:

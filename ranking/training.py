@@ -19,11 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +31,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, ParameterGrid
 from tqdm.auto import tqdm
 
+from db.artifacts import publish_folder
 from db.engine import get_engine
-from db.errors import ArtifactError, InvalidParameterError, NotEnoughDataError
+from db.errors import InvalidParameterError, NotEnoughDataError
 from db.fingerprint import data_fingerprint
 from db.loading import load_dataset
 from eval.metrics import classification_metrics, gauc, ndcg_at_k
@@ -435,39 +432,14 @@ def publish_ranker(
     never sees half a ranker and a failure leaves the previous one in place. The previous
     version is kept for rollback; older ones are removed.
     """
-    artifacts = Path(artifacts)
-    try:
-        artifacts.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".ranker-tmp-", dir=artifacts))
-        tmp.chmod(0o755)  # mkdtemp makes it owner-only; readers may run as another user
-    except OSError as exc:
-        raise ArtifactError(
-            f"Cannot write to the artifacts folder {str(artifacts)!r}: {exc.strerror or exc}. "
-            "Make it writable or pass another --artifacts folder."
-        ) from None
-    link = artifacts / "ranker"
-    try:
-        ranker.save(tmp, metadata=metadata)
+
+    def write(folder: Path) -> None:
+        ranker.save(folder, metadata=metadata)
         if importance is not None:
-            _write_importance(tmp, importance)
-        Ranker.load(tmp)  # what was written reads back, checksums and all
-        version = artifacts / f".ranker-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        os.rename(tmp, version)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    previous = os.readlink(link) if link.is_symlink() else None
-    if link.exists() and not link.is_symlink():  # a plain folder from a manual copy
-        previous = f".ranker-legacy-{uuid.uuid4().hex[:8]}"
-        os.rename(link, artifacts / previous)
-    tmp_link = artifacts / f".ranker-link-{uuid.uuid4().hex[:8]}"
-    os.symlink(version.name, tmp_link)
-    os.replace(tmp_link, link)
-    for old in artifacts.glob(".ranker-*"):
-        if old.name not in (version.name, previous) and old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-    logger.info("published ranker %s -> %s", link, version.name)
-    return link
+            _write_importance(folder, importance)
+        Ranker.load(folder)  # what was written reads back, checksums and all
+
+    return publish_folder(artifacts, "ranker", write)
 
 
 # ---------------------------------------------------------------------------- helpers

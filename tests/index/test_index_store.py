@@ -8,9 +8,9 @@ import faiss
 import numpy as np
 import pytest
 
+from db import artifacts as artifacts_module
 from db.errors import ArtifactError
 from index import MentorIndex, publish_index, read_manifest
-from index import store as store_module
 
 
 def unit_vectors(n: int, seed: int, dim: int = 384) -> np.ndarray:
@@ -149,6 +149,6 @@ def test_a_plain_index_folder_is_replaced_and_unwritable_targets_fail_cleanly(tm
 def test_stale_temporary_folders_of_killed_builds_are_removed(tmp_path, monkeypatch):
     artifacts = tmp_path / "artifacts"
     (artifacts / ".index-tmp-killed").mkdir(parents=True)
-    monkeypatch.setattr(store_module, "STALE_TMP_SECONDS", 0)
+    monkeypatch.setattr(artifacts_module, "STALE_TMP_SECONDS", 0)
     publish_index(make_index(n=20), artifacts)
     assert not list(artifacts.glob(".index-tmp-*"))
