@@ -94,7 +94,7 @@ class Recommender:
     Instances are safe to share between threads.
     """
 
-    def __init__(self, state: _State, *, encoder: Encoder | None = None, source=None):
+    def __init__(self, state: _State | None, *, encoder: Encoder | None = None, source=None):
         self._state = state
         self._encoder = encoder
         self._source = source  # (artifacts, db_url, strict) when loaded from disk
@@ -116,8 +116,9 @@ class Recommender:
         or a :class:`StaleArtifactError` with ``strict=True``. ``encoder`` lets a caller
         share an already loaded encoder; otherwise it is loaded on the first ad-hoc query.
         """
-        source = (Path(artifacts), db_url, strict)
-        return cls(_load_state(*source), encoder=encoder, source=source)
+        recommender = cls(None, encoder=encoder, source=(Path(artifacts), db_url, strict))
+        recommender._state = _load_state(*recommender._source, recommender._get_encoder)
+        return recommender
 
     @classmethod
     def from_components(
@@ -155,7 +156,7 @@ class Recommender:
                 "reload() needs a Recommender made by Recommender.load(artifacts, db_url)."
             )
         with self._reload_lock:
-            self._state = _load_state(*self._source)
+            self._state = _load_state(*self._source, self._get_encoder)
 
     # ---------------------------------------------------------------- catalogue
     @property
@@ -386,7 +387,7 @@ class Recommender:
         return state.mentees.iloc[row], row
 
 
-def _load_state(artifacts: Path, db_url: str | None, strict: bool) -> _State:
+def _load_state(artifacts: Path, db_url: str | None, strict: bool, get_encoder) -> _State:
     index = MentorIndex.load(artifacts / "index")
     ranker = Ranker.load(artifacts / "ranker")
     _check_compatible(index, ranker, where=f"{artifacts}")
@@ -405,7 +406,7 @@ def _load_state(artifacts: Path, db_url: str | None, strict: bool) -> _State:
     # Known mentees' goals were embedded into the cache by build_index.py; the encoder is
     # loaded only for goals the cache has not seen.
     cache = EmbeddingCache(artifacts / "cache")
-    lazy = _LazyEncoder(index.manifest["encoder"])
+    lazy = _LazyEncoder(index.manifest["encoder"], get_encoder)
     mentee_vectors = cache.get_or_encode(lazy, mentees["goals"].tolist(), progress=False).vectors
     return _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors)
 
@@ -507,21 +508,21 @@ def _check_int(name: str, value, where: str) -> int:
 
 
 class _LazyEncoder:
-    """Stands in for the encoder with the index's identity; loads MiniLM only on a cache miss."""
+    """Stands in for the encoder with the index's identity; gets the Recommender's encoder
+    (loading MiniLM if nobody has) only on a cache miss."""
 
-    def __init__(self, identity: str):
+    def __init__(self, identity: str, get_encoder):
         self.identity = identity
-        self._encoder: Encoder | None = None
+        self._get_encoder = get_encoder
 
     def _load(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = Encoder()
-            if self._encoder.identity != self.identity:
-                raise ArtifactError(
-                    f"The index was built with encoder {self.identity!r} but the default "
-                    f"encoder is {self._encoder.identity!r}. Rebuild with scripts/build_index.py."
-                )
-        return self._encoder
+        encoder = self._get_encoder()
+        if encoder.identity != self.identity:
+            raise ArtifactError(
+                f"The index was built with encoder {self.identity!r} but this Recommender's "
+                f"encoder is {encoder.identity!r}. Rebuild with scripts/build_index.py."
+            )
+        return encoder
 
     @property
     def dim(self) -> int:
