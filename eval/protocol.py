@@ -50,6 +50,8 @@ from eval.report import CLASSIFICATION_KEYS, MODEL_NAMES, ndcg_curve, ranking_su
 from eval.stats import compare_to_reference, coverage, gini
 from ranking.splits import GroupedSplit, grouped_split
 from ranking.training import (
+    TEST_SIZE,
+    VALIDATION_SIZE,
     build_training_pairs,
     evaluate_models,
     make_pair_frame,
@@ -67,10 +69,6 @@ __all__ = [
     "split_by_mentee",
 ]
 
-TEST_SIZE = 0.2
-VALIDATION_SIZE = 0.1
-"""Shares of mentees held out for test and for the ranker's early stopping: the values
-:func:`ranking.training.run_training` passes to :func:`ranking.splits.grouped_split`."""
 RECALL_KS = (10, 20, 50, 100, 200, 500)
 REFERENCE_TOP = 10
 REFERENCE = "xgboost_ranker"

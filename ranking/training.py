@@ -47,6 +47,10 @@ TrainingReport = dict[str, Any]
 """A json-able dict; see :func:`run_training` for its keys."""
 
 MIN_INTERACTIONS = 50
+TEST_SIZE = 0.2
+VALIDATION_SIZE = 0.1
+"""Shares of mentees held out for test and for the ranker's early stopping; evaluation
+(:func:`eval.protocol.split_by_mentee`) splits with the same values."""
 MODEL_NAMES = ("logistic_regression", "random_forest", "xgboost_classifier", "xgboost_ranker")
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "gauc", "ndcg@5", "ndcg@10")
 RANKER_DEFAULTS: dict[str, Any] = {
@@ -362,7 +366,7 @@ def run_training(
         encoder = Encoder()
     X = make_pair_frame(dataset, pairs, encoder, artifacts / "cache", progress)
     groups = pairs["mentee_id"].to_numpy()
-    split = grouped_split(groups, test_size=0.2, validation_size=0.1, seed=seed)
+    split = grouped_split(groups, test_size=TEST_SIZE, validation_size=VALIDATION_SIZE, seed=seed)
 
     report: TrainingReport = {
         "train_pairs": len(split.train),
