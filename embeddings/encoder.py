@@ -29,12 +29,14 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PROGRESS_ABOVE = 1000
-SINGLE_THREAD_MAX = 16
-"""Up to this many texts (a query's goals) are encoded on one thread: a tiny batch gains
-nothing from a second thread, and when the other core is busy each of the model's
-parallel regions waits for it (measured: 7.6 ms on one thread vs 480 ms on two threads for
-one sentence while another process kept a core busy)."""
 """A progress bar is shown by default when more than this many texts are encoded."""
+SINGLE_THREAD_MAX = 16
+"""Up to this many texts (a query's goals) are encoded on one thread, in float32: a tiny
+batch gains nothing from a second thread, and when the other core is busy each of the
+model's parallel regions waits for it (measured: 7.6 ms on one thread vs 480 ms on two
+threads for one sentence while another process kept a core busy). bfloat16 does not help
+one sentence either (17.2 vs 15.0 ms for one goal on one thread)."""
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @contextmanager
@@ -51,6 +53,31 @@ def _torch_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def bfloat16_is_fast() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (Intel AMX tiles).
+
+    Elsewhere bfloat16 runs emulated and is slower than float32, so ``auto`` keeps float32.
+    """
+    import torch
+
+    try:
+        return bool(torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # a private helper: absent in some torch builds
+        return False
+
+
+@contextmanager
+def _autocast(precision: str):
+    """Run the block under bfloat16 autocast when ``precision`` says so."""
+    import torch
+
+    if precision != "bfloat16":
+        yield
+        return
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        yield
 
 
 @contextmanager
@@ -115,12 +142,25 @@ class Encoder:
     ``model`` is a local sentence-transformers folder (None: the shipped MiniLM).
     ``identity`` names the model and a short hash of its files, so vectors from another
     model never pass for these (the embedding cache and index manifests key on it).
+
+    ``precision`` is the arithmetic of batches larger than a query: ``bfloat16`` (autocast)
+    encodes 2.5x faster on CPUs with AMX and keeps a cosine of at least 0.9999 to the
+    float32 vectors (3915 bios and goals measured: mean 0.99998, min 0.99995), so both
+    count as the same encoder and share its identity; ``auto`` picks bfloat16 where
+    :func:`bfloat16_is_fast`, float32 elsewhere. Query-sized inputs always run in float32.
     """
 
-    def __init__(self, model: str | Path | None = None, *, batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str | Path | None = None, *, batch_size: int = 64, precision: str = "auto"
+    ) -> None:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise InvalidParameterError(
                 f"The 'batch_size' parameter of Encoder must be an int >= 1. Got {batch_size!r}."
+            )
+        if precision not in PRECISIONS:
+            raise InvalidParameterError(
+                f"The 'precision' parameter of Encoder must be one of {list(PRECISIONS)}. "
+                f"Got {precision!r}."
             )
         if model is None:
             folder, name = default_model_dir(), DEFAULT_MODEL_NAME
@@ -136,13 +176,16 @@ class Encoder:
             )
         self.model_dir = folder
         self.batch_size = batch_size
+        self.precision = precision
+        if precision == "auto":
+            self.precision = "bfloat16" if bfloat16_is_fast() else "float32"
         self.identity = _model_identity(name, folder)
         self._model = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()  # torch's thread count is process-wide
 
     def __repr__(self) -> str:
-        return f"Encoder({self.identity!r}, batch_size={self.batch_size})"
+        return f"Encoder({self.identity!r}, batch_size={self.batch_size}, precision={self.precision!r})"
 
     @property
     def model(self):
@@ -188,7 +231,12 @@ class Encoder:
         order = rows[np.argsort([-len(cleaned[i]) for i in rows], kind="stable")]
         show = rows.size > PROGRESS_ABOVE if progress is None else bool(progress)
         model = self.model
-        with self._encode_lock, _torch_threads(1 if rows.size <= SINGLE_THREAD_MAX else None):
+        query_sized = rows.size <= SINGLE_THREAD_MAX
+        with (
+            self._encode_lock,
+            _torch_threads(1 if query_sized else None),
+            _autocast("float32" if query_sized else self.precision),
+        ):
             vectors = model.encode(
                 [cleaned[i] for i in order],
                 batch_size=self.batch_size,

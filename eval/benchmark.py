@@ -18,9 +18,9 @@ is trained once on the base world by :func:`ranking.training.run_training`, the 
 ``scripts/train.py``. The index is built as :func:`index.build_index_from_db` builds it:
 ``auto`` spec, efSearch tuned until recall@100 reaches 0.99 on a query sample.
 
-The encoder section also tries an accelerated backend, :class:`OnnxInt8Encoder` (ONNX export
-plus dynamic int8 quantisation, made locally from the shipped model), when ``onnxruntime``
-and ``onnx`` are installed; without them it reports the project's torch encoder.
+The encoder section compares plain sentence-transformers with :class:`embeddings.Encoder` in
+float32 and in bfloat16 (autocast; 2.5x faster on CPUs with AMX, where ``precision="auto"``
+picks it).
 
 Numbers are reported, never asserted: they depend on the machine and its load, which the
 result records (``machine.load_average_start`` / ``_end``).
@@ -38,7 +38,6 @@ import pstats
 import resource
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -435,13 +434,15 @@ def build_like_operator(
 
 
 def measure_encoder(base: BaseWorld, encoder, config: BenchmarkConfig) -> dict[str, Any]:
-    """Texts per second of plain sentence-transformers (the reference), of ``encoder`` and, when
-    ``onnxruntime`` and ``onnx`` are installed, of :class:`OnnxInt8Encoder`, on the same base
-    bios and goals; how close the fastest backend's vectors are to the reference's, and (for
-    the ONNX backend) the two-stage NDCG@10 on the base world with its vectors and with the
+    """Texts per second of plain sentence-transformers (the reference) and of
+    :class:`embeddings.Encoder` in float32 and in bfloat16 on the same base bios and goals;
+    how close the backend that ``precision="auto"`` picks here comes to the reference's
+    vectors, and the two-stage NDCG@10 on the base world with its vectors and with the
     reference's."""
     import torch
     from sentence_transformers import SentenceTransformer
+
+    from embeddings import Encoder
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     texts = pd.concat([base.mentors["bio"], base.mentees["goals"]]).tolist()
@@ -449,138 +450,44 @@ def measure_encoder(base: BaseWorld, encoder, config: BenchmarkConfig) -> dict[s
     picks = rng.choice(len(texts), config.encoder_texts, replace=config.encoder_texts > len(texts))
     texts = [texts[i] for i in picks]
     reference = SentenceTransformer(str(encoder.model_dir), device="cpu", local_files_only=True)
+    by_precision = {p: Encoder(encoder.model_dir, precision=p) for p in ("float32", "bfloat16")}
     backends: dict[str, Callable] = {
         "reference": lambda t: reference.encode(t, normalize_embeddings=True, convert_to_numpy=True),
-        "torch": lambda t: encoder.encode(t, progress=False),
+        **{f"torch-{p}": lambda t, e=e: e.encode(t, progress=False) for p, e in by_precision.items()},
     }
-    with tempfile.TemporaryDirectory(prefix="mm-bench-onnx-") as folder:
-        onnx = OnnxInt8Encoder.create(encoder.model_dir, Path(folder))
-        if onnx is not None:
-            backends["onnx-int8"] = onnx.encode
-        seconds, vectors = {}, {}
-        for name, encode in backends.items():
-            encode(texts[:8])  # warm-up
-            t0 = time.perf_counter()
-            vectors[name] = np.asarray(encode(texts), dtype=np.float32)
-            seconds[name] = time.perf_counter() - t0
-        backend = "onnx-int8" if onnx is not None else "torch"
-        cosine = np.einsum("ij,ij->i", vectors[backend], vectors["reference"])
-        result = {
-            "backend": backend,
-            "texts_per_s_reference": round(len(texts) / seconds["reference"], 1),
-            "texts_per_s": round(len(texts) / seconds[backend], 1),
-            "mean_cosine": round(float(cosine.mean()), 6),
-            "min_cosine": round(float(cosine.min()), 6),
-            "ratio": round(seconds["reference"] / seconds[backend], 2),
-            "texts": len(texts),
-            "threads": torch.get_num_threads(),
-            "texts_per_s_by_backend": {k: round(len(texts) / v, 1) for k, v in seconds.items()},
+    seconds, vectors = {}, {}
+    for name, encode in backends.items():
+        encode(texts[:32])  # warm-up, past the query-sized path
+        t0 = time.perf_counter()
+        vectors[name] = np.asarray(encode(texts), dtype=np.float32)
+        seconds[name] = time.perf_counter() - t0
+    backend = f"torch-{Encoder(encoder.model_dir).precision}"  # what "auto" picks on this CPU
+    cosine = np.einsum("ij,ij->i", vectors[backend], vectors["reference"])
+    result = {
+        "backend": backend,
+        "texts_per_s_reference": round(len(texts) / seconds["reference"], 1),
+        "texts_per_s": round(len(texts) / seconds[backend], 1),
+        "mean_cosine": round(float(cosine.mean()), 6),
+        "min_cosine": round(float(cosine.min()), 6),
+        "ratio": round(seconds["reference"] / seconds[backend], 2),
+        "texts": len(texts),
+        "threads": torch.get_num_threads(),
+        "texts_per_s_by_backend": {k: round(len(texts) / v, 1) for k, v in seconds.items()},
+    }
+    # One goal at a time on one thread: the encoding inside an ad-hoc query (float32 in
+    # every Encoder, see embeddings.encoder.SINGLE_THREAD_MAX).
+    goals = base.mentees["goals"].tolist()[:50]
+    with single_threaded():
+        result["single_goal_p50_ms"] = {
+            name: _pct(_timed(lambda g, encode=backends[name]: encode([g]), goals)[0], 50)
+            for name in ("reference", backend)
         }
-        # One goal at a time on one thread: the encoding inside an ad-hoc query.
-        goals = base.mentees["goals"].tolist()[:50]
-        if onnx is not None:
-            backends["onnx-int8"] = onnx.with_threads(1).encode
-        with single_threaded():
-            result["single_goal_p50_ms"] = {
-                name: _pct(_timed(lambda g, encode=encode: encode([g]), goals)[0], 50)
-                for name, encode in backends.items()
-            }
-        if onnx is not None:
-            sample = rng.choice(base.mentees["mentee_id"].to_numpy(), min(200, len(base.mentees)), replace=False)
-            result["pipeline_ndcg@10_reference"] = _pipeline_ndcg(
-                base, base.bio_vectors, base.goal_vectors, encoder.identity, sample
-            )
-            result["pipeline_ndcg@10"] = _pipeline_ndcg(
-                base, onnx.encode(base.mentors["bio"].tolist()),
-                onnx.encode(base.mentees["goals"].tolist()), encoder.identity, sample,
-            )
+    sample = rng.choice(base.mentees["mentee_id"].to_numpy(), min(200, len(base.mentees)), replace=False)
+    bios, goals = base.mentors["bio"].tolist(), base.mentees["goals"].tolist()
+    for key, encode in (("pipeline_ndcg@10_reference", backends["reference"]),
+                        ("pipeline_ndcg@10", backends[backend])):
+        result[key] = _pipeline_ndcg(base, encode(bios), encode(goals), encoder.identity, sample)
     return result
-
-
-class OnnxInt8Encoder:
-    """Experimental accelerated backend: the local MiniLM exported to ONNX and quantised to int8.
-
-    Export with ``torch.onnx.export`` (the TorchScript exporter, no extra package), dynamic int8
-    quantisation per channel by onnxruntime with the six feed-forward output projections kept
-    in float32 (quantising those too dropped the minimum cosine to the reference below 0.98),
-    mean pooling and L2 normalisation as the model's sentence-transformers config does.
-    Everything is made from the local model folder; nothing is downloaded. Needs
-    ``pip install onnxruntime onnx``; :meth:`create` returns None without them.
-    """
-
-    def __init__(self, path: Path, tokenizer, max_length: int, dim: int, threads: int = 0) -> None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # 0: all cores
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.path = path
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.dim = dim
-
-    @classmethod
-    def create(cls, model_dir: Path, folder: Path) -> OnnxInt8Encoder | None:
-        try:
-            import onnx
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-        except ImportError:
-            return None
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-        names = ["input_ids", "attention_mask", "token_type_ids"]
-        sample = model.tokenizer(["a short example"], return_tensors="pt")
-        plain, quantised = folder / "model.onnx", folder / "model_int8.onnx"
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer notes on shape checks that are constant for BERT
-            torch.onnx.export(
-                _hidden_states(model[0].auto_model).eval(), tuple(sample[n] for n in names), str(plain),
-                input_names=names, output_names=["hidden"], opset_version=17, dynamo=False,
-                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
-            )
-        keep = [n.name for n in onnx.load(str(plain)).graph.node
-                if n.op_type == "MatMul" and n.name.endswith("/output/dense/MatMul") and "attention" not in n.name]
-        quantize_dynamic(str(plain), str(quantised), weight_type=QuantType.QInt8,
-                         per_channel=True, nodes_to_exclude=keep)
-        return cls(quantised, model.tokenizer, model.max_seq_length, model[0].auto_model.config.hidden_size)
-
-    def with_threads(self, threads: int) -> OnnxInt8Encoder:
-        """The same model in a session with ``threads`` intra-op threads."""
-        return type(self)(self.path, self.tokenizer, self.max_length, self.dim, threads)
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Unit vectors of ``texts`` in input order, batched longest first."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            batch = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="np")
-            feed = {n: batch[n].astype(np.int64) for n in ("input_ids", "attention_mask", "token_type_ids")}
-            hidden = self.session.run(None, feed)[0]
-            mask = batch["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-            out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-        return out
-
-
-def _hidden_states(model):
-    """The transformer as a module of (ids, mask, types) -> last hidden state, for the export."""
-    import torch
-
-    class HiddenStates(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-
-    return HiddenStates()
 
 
 def _pipeline_ndcg(base: BaseWorld, bios: np.ndarray, goals: np.ndarray, identity: str, sample) -> float:

@@ -80,3 +80,19 @@ def test_identity_is_stable_and_changes_with_the_model_files(encoder, tmp_path):
 def test_a_folder_without_a_model_is_refused(tmp_path):
     with pytest.raises(ArtifactError, match="No sentence-transformers model"):
         Encoder(tmp_path / "nowhere")
+
+
+def test_bfloat16_batches_keep_the_float32_vectors(encoder):
+    # More texts than a query, so the batch path (and its precision) is used.
+    texts = [f"Mentoring engineers in topic number {i}: career growth and code review" for i in range(40)]
+    reference = Encoder(precision="float32").encode(texts)
+    fast = Encoder(precision="bfloat16").encode(texts)
+    cosine = np.einsum("ij,ij->i", reference, fast)
+    assert cosine.min() > 0.999
+    assert not np.array_equal(reference, fast)  # bfloat16 arithmetic really ran
+    assert encoder.precision in ("float32", "bfloat16")
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(InvalidParameterError, match="precision.*float32"):
+        Encoder(precision="int4")
