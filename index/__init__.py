@@ -4,8 +4,8 @@
 use, so the query path (``import index``) does not pull in the database loaders or the encoder.
 """
 
-from index.ann import MentorIndex
-from index.spec import AUTO_HNSW_FROM, resolve_spec
+from index.ann import MentorIndex, RowFilter
+from index.spec import AUTO_APPROX_FROM, resolve_spec
 from index.staleness import (
     StaleReport,
     check_staleness,
@@ -15,9 +15,10 @@ from index.staleness import (
 from index.store import publish_index, read_manifest
 
 __all__ = [
-    "AUTO_HNSW_FROM",
+    "AUTO_APPROX_FROM",
     "BuildSummary",
     "MentorIndex",
+    "RowFilter",
     "StaleReport",
     "build_index_from_db",
     "check_staleness",

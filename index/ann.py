@@ -42,6 +42,34 @@ FORMAT = "mentor-match-index/1"
 ExcludeArg = None | Sequence[int] | np.ndarray | Sequence[Sequence[int] | np.ndarray]
 
 
+class RowFilter:
+    """Index rows excluded from every search, prepared once (see :meth:`MentorIndex.row_filter`).
+
+    Holds the sorted rows and the bitmap of allowed rows that FAISS's ``IDSelectorBitmap``
+    reads, so a query pays neither for merging the rows nor for packing the bitmap (at
+    100,000 mentors that was 1.1 ms of a 6.7 ms query).
+    """
+
+    def __init__(self, rows: np.ndarray, n: int) -> None:
+        self.rows = np.unique(np.asarray(rows, dtype=np.int64))
+        self.n = n
+        allowed = np.ones(n, dtype=bool)
+        allowed[self.rows] = False
+        self.allowed = np.packbits(allowed, bitorder="little")
+        self.allowed.setflags(write=False)
+        self.rows.setflags(write=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def contains(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each of ``rows`` is excluded."""
+        if len(self.rows) == 0:
+            return np.zeros(len(rows), dtype=bool)
+        pos = np.minimum(np.searchsorted(self.rows, rows), len(self.rows) - 1)
+        return self.rows[pos] == rows
+
+
 class MentorIndex:
     """Mentor vectors with their ids, searchable by cosine similarity.
 
@@ -120,7 +148,7 @@ class MentorIndex:
         specs.apply_build_params(index, build_params)
         if not index.is_trained:
             try:
-                index.train(vectors)
+                index.train(specs.training_sample(index, vectors))
             except RuntimeError as exc:
                 raise InvalidParameterError(
                     f"Index spec {resolved!r} cannot be trained on {len(ids)} vectors "
@@ -170,6 +198,17 @@ class MentorIndex:
             )
         return self._sorter[pos[found]]
 
+    def row_filter(self, rows: Sequence[int] | np.ndarray) -> RowFilter:
+        """A catalogue-wide exclusion of index ``rows`` for :meth:`search`, checked and
+        prepared once (e.g. the rows of inactive or full mentors)."""
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        n = len(self.ids)
+        if len(rows) and (rows.min() < 0 or rows.max() >= n):
+            raise InvalidParameterError(
+                f"excluded_rows must be row numbers in [0, {n}); get them with index.rows_of(ids)."
+            )
+        return RowFilter(rows, n)
+
     def vectors_for(self, mentor_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """The stored ``(n, dim)`` vectors of ``mentor_ids``, in that order."""
         return self.vectors[self.rows_of(mentor_ids)]
@@ -195,30 +234,43 @@ class MentorIndex:
         k: int,
         *,
         exclude: ExcludeArg = None,
-        excluded_rows: np.ndarray | None = None,
+        excluded_rows: RowFilter | np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar mentors for each query row, never an excluded one.
 
         ``exclude``: None, one array-like of mentor ids for every query, or a list with one
-        array-like per query. ``excluded_rows``: row numbers (see :meth:`rows_of`) excluded
-        for every query, for a catalogue-wide filter that a caller computes once rather than
-        passing thousands of ids per call. Returns ``(ids, scores)`` of shape ``(m, k)``,
-        best first, padded with -1 / -inf only where fewer than ``k`` eligible mentors exist.
+        array-like per query. ``excluded_rows``: rows excluded for every query, for a
+        catalogue-wide filter: best a :class:`RowFilter` from :meth:`row_filter`, prepared
+        once, or row numbers (see :meth:`rows_of`). Returns ``(ids, scores)`` of shape
+        ``(m, k)``, best first, padded with -1 / -inf only where fewer than ``k`` eligible
+        mentors exist.
         """
         queries = self._check_queries(queries)
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise InvalidParameterError(f"The 'k' parameter of search must be an int >= 1. Got {k!r}.")
         k = int(k)
         m, n = len(queries), len(self.ids)
-        shared, extra_keys, extra_counts = self._exclusions(exclude, m, excluded_rows)
+        base = excluded_rows if isinstance(excluded_rows, RowFilter) else self.row_filter(
+            np.empty(0, np.int64) if excluded_rows is None else excluded_rows
+        )
+        if base.n != n:
+            raise InvalidParameterError(
+                f"This RowFilter was made for an index of {base.n} rows, not {n}; make it "
+                "with this index's row_filter()."
+            )
+        shared, extra_keys, extra_counts = self._exclusions_of(exclude, m)
+        shared = shared[~base.contains(shared)]  # rows excluded for every query, beyond base
+        if len(extra_keys) and len(base):
+            extra_keys = extra_keys[~base.contains(extra_keys % n)]
+            extra_counts = np.bincount(extra_keys // n, minlength=m)
         out_rows = np.full((m, k), -1, dtype=np.int64)
         out_scores = np.full((m, k), -np.inf, dtype=np.float32)
-        n_shared_ok = n - len(shared)
+        n_shared_ok = n - len(base) - len(shared)
         fetch = min(k + int(extra_counts.max(initial=0)), n_shared_ok)
         if m == 0 or fetch == 0:
             return out_rows, out_scores
 
-        scores, rows = self._search_shared(queries, fetch, shared, n_shared_ok)
+        scores, rows = self._search_shared(queries, fetch, base, shared, n_shared_ok)
         if len(extra_keys):
             query_of = np.arange(m, dtype=np.int64)[:, None]
             drop = np.isin(query_of * n + rows, extra_keys) & (rows >= 0)
@@ -235,8 +287,9 @@ class MentorIndex:
         short = np.flatnonzero((out_rows >= 0).sum(axis=1) < expected)
         if len(short):
             logger.debug("exact fallback for %d of %d queries with short results", len(short), m)
+            all_shared = np.union1d(base.rows, shared)
             for q in short:  # rare: only queries the approximate search left short
-                excluded = np.union1d(shared, extra_keys[extra_keys // n == q] - q * n)
+                excluded = np.union1d(all_shared, extra_keys[extra_keys // n == q] - q * n)
                 eligible = np.setdiff1d(np.arange(n), excluded, assume_unique=True)
                 s, r = self._exact(queries[q : q + 1], eligible, k)
                 out_rows[q], out_scores[q] = r[0], s[0]
@@ -244,22 +297,25 @@ class MentorIndex:
         return ids, out_scores
 
     def _search_shared(
-        self, queries: np.ndarray, fetch: int, shared: np.ndarray, n_ok: int
+        self, queries: np.ndarray, fetch: int, base: RowFilter, shared: np.ndarray, n_ok: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``fetch`` rows per query outside ``shared`` (scores, rows; -1 where none)."""
+        """Top ``fetch`` rows per query outside ``base`` and ``shared`` (scores, rows; -1
+        where none)."""
         n = len(self.ids)
-        tight = len(shared) > 0 and (
+        tight = n_ok < n and (
             n_ok <= EXACT_ELIGIBLE_MAX or (self._kind != "flat" and n_ok < TIGHT_FRACTION * n)
         )
         if tight:
-            eligible = np.setdiff1d(np.arange(n), shared, assume_unique=True)
+            eligible = np.setdiff1d(np.arange(n), np.union1d(base.rows, shared), assume_unique=True)
             return self._exact(queries, eligible, fetch)
         sel, keep_alive = None, None
-        if len(shared):
-            mask = np.ones(n, dtype=bool)
-            mask[shared] = False
-            keep_alive = np.packbits(mask, bitorder="little")
-            sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(keep_alive))
+        if n_ok < n:
+            keep_alive = base.allowed
+            if len(shared):  # a few more rows: clear their bits in a copy of the prepared map
+                keep_alive = base.allowed.copy()
+                bits = np.left_shift(1, shared & 7).astype(np.uint8)
+                np.bitwise_and.at(keep_alive, shared >> 3, ~bits)
+            sel = faiss.IDSelectorBitmap(len(keep_alive), faiss.swig_ptr(keep_alive))
         params = specs.search_parameters(
             self.faiss_index, self.search_params, fetch, sel=sel, widen=n / n_ok
         )
@@ -305,26 +361,6 @@ class MentorIndex:
                 "array (vector[None, :] for one query)."
             )
         return np.ascontiguousarray(queries)
-
-    def _exclusions(
-        self, exclude: ExcludeArg, m: int, excluded_rows: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows excluded for every query, per-query extras as query*n+row keys, extras per query)."""
-        shared, keys, counts = self._exclusions_of(exclude, m)
-        if excluded_rows is None or len(excluded_rows) == 0:
-            return shared, keys, counts
-        n = len(self.ids)
-        excluded_rows = np.asarray(excluded_rows, dtype=np.int64)
-        if excluded_rows.min() < 0 or excluded_rows.max() >= n:
-            raise InvalidParameterError(
-                f"excluded_rows must be row numbers in [0, {n}); get them with index.rows_of(ids)."
-            )
-        shared = np.union1d(shared, excluded_rows)
-        if len(keys):
-            keep = ~np.isin(keys % n, shared)
-            keys = keys[keep]
-            counts = np.bincount(keys // n, minlength=m)
-        return shared, keys, counts
 
     def _exclusions_of(self, exclude: ExcludeArg, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(self.ids)

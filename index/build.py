@@ -157,8 +157,10 @@ def tune_for_recall(
 ) -> tuple[MentorIndex, float | None]:
     """Raise efSearch/nprobe until recall@100 on a query sample reaches the target.
 
-    Exact indexes are returned as they are (recall None). An ``auto`` index that still
-    misses the target at the largest setting is rebuilt as Flat.
+    HNSW starts from its efSearch; IVF from nprobe = nlist / 128, so that the smallest
+    power-of-two nprobe that reaches the target is kept (each probe costs time). Exact
+    indexes are returned as they are (recall None). An ``auto`` index that still misses
+    the target at the largest setting is rebuilt as Flat.
     """
     kind = specs.index_kind(index.faiss_index)
     if kind == "flat":
@@ -168,6 +170,9 @@ def tune_for_recall(
     sample = sample[np.linalg.norm(sample, axis=1) > 0]
     if len(sample) == 0:
         return index, None
+    if kind == "ivf":
+        nlist = specs.ivf_nlist(index.faiss_index)
+        index = index.with_search_params(nprobe=max(1, nlist // specs.IVF_NPROBE_TUNE_FROM))
     recall = recall_at_k(index, sample)
     name = {"hnsw": "efSearch", "ivf": "nprobe"}.get(kind)
     top = specs.HNSW_EF_SEARCH_MAX if kind == "hnsw" else specs.ivf_nlist(index.faiss_index)

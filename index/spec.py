@@ -1,46 +1,67 @@
 """Index specs: FAISS ``index_factory`` strings, ``auto`` resolution and search parameters.
 
-Measurements behind the constants (this 2-core CPU box shared with other jobs, faiss-cpu
-1.15, d=384 unit vectors, inner product; p50 latency of one query with k=200; recall@100
-of a k=100 search against exact search, 200 queries; "noisy-real" = MiniLM vectors of 2000
-generated bios, mixed in pairs plus Gaussian noise; "random" = uniform on the sphere)::
+Measurements behind the constants (this 2-core CPU box, faiss-cpu 1.15, d=384 unit
+vectors, inner product; p50 latency of one query with k=200 on one thread; recall@100 of a
+k=100 search against exact search for 300 generated goals; the catalogue is the
+benchmark's: MiniLM vectors of 1915 generated bios, each copied N/1915 times with
+N(0, 0.03^2) noise per dimension and renormalised)::
 
-    N        Flat: build / p50    HNSW32 efConstruction=40: build / p50 at efSearch=512
-             (recall 1)           recall@100 noisy-real at efSearch 128 / 256 / 512 | random @512
-    2 000    0.001 s / 0.07 ms    0.08 s / 0.28 ms   0.9997 / 1.000  / 1.000  | 1.000
-    10 000   0.007 s / 0.54 ms    0.4 s  / 0.54 ms   0.993  / 0.999  / 0.9999 | 0.988
-    50 000   0.03 s  / 3.7-6 ms   2-7 s  / 1.1 ms    0.971  / 0.993  / 0.999  | 0.72
-    100 000  0.07 s  / 7-24 ms    4-15 s / 1.2 ms    0.954  / 0.984  / 0.997  | 0.53
+    N          Flat p50   HNSW32 efC40 (build)        IVF{nlist},Flat (build, 2 threads)
+                          efSearch: recall / p50       nprobe: recall / p50
+    100 000    7-24 ms    (5.0 s)                      IVF1024 (1.6 s)
+                          512:  0.974 / 0.90 ms        16: 0.968 / 0.37 ms
+                          1024: 0.997 / 1.64 ms        32: 0.990 / 0.59 ms
+                                                       64: 0.997 / 0.82 ms
+    1 000 000  ~100 ms    2048: 0.944 (too low)        IVF4096 (28.5 s)
+                                                       32: 0.9999 / 1.44 ms
+                                                       64: 1.000  / 2.53 ms
 
-efConstruction=80 took 1.6-2x longer to build and gained nothing measurable on noisy-real
-data (0.9969 vs 0.9967 at 100k, efSearch 512). Exact search is always right and stays
-under ~6 ms per query below 50k mentors, so ``auto`` keeps Flat there; from 50k HNSW32 is
-5-20x faster per query. Unstructured vectors defeat HNSW at that size, so
-:func:`index.build.tune_for_recall` measures recall@100 on a sample at build time, raises
-efSearch until it reaches 0.99, and falls back to Flat when it cannot.
+On these clustered vectors (near copies of a few thousand bios, like real catalogues where
+many mentors describe the same specialty) HNSW needs a very wide beam, while IVF finds the
+few clusters that hold a query's neighbours with a handful of probes: 2x faster at 100,000
+for the same recall, and it reaches recall 0.99 at 1,000,000 where HNSW32 did not.
+Exact search is always right and stays under ~6 ms per query below 50,000 mentors, so
+``auto`` keeps Flat there. The right nprobe depends on the data, so
+:func:`index.build.tune_for_recall` measures recall@100 on a sample of real goals at build
+time, starting from a low nprobe and doubling it until recall reaches 0.99 (and falls back
+to Flat when it cannot).
 """
 
 from __future__ import annotations
 
+import math
+
 import faiss
+import numpy as np
 
 from db.errors import InvalidParameterError
 
-AUTO_HNSW_FROM = 50_000
-"""Catalogues at least this large get HNSW32 under ``auto``; smaller ones exact search
-(Flat p50 <= ~6 ms below 50k; HNSW32 1.1-1.2 ms at 50k-100k, see the table above)."""
+AUTO_APPROX_FROM = 50_000
+"""Catalogues at least this large get an IVF index under ``auto``; smaller ones exact search
+(Flat p50 <= ~6 ms below 50k; IVF under 1 ms at 100k, see the table above)."""
+
+IVF_LISTS_PER_SQRT_N = 4
+"""``auto`` uses nlist = 4 * sqrt(N) rounded to a power of two (1024 at 100k, 4096 at 1M),
+FAISS's usual guidance: lists of a few hundred vectors, each probe cheap."""
+
+IVF_TRAIN_PER_LIST = 64
+"""k-means trains on at most 64 vectors per list (FAISS warns under 39): training on all of
+1M vectors with 4096 centroids would take minutes on two cores for no recall gain."""
+
+IVF_NPROBE_FRACTION = 8
+"""Default nprobe = nlist / 8 (at least 1) for ``IVF{n},...`` specs built directly."""
+
+IVF_NPROBE_TUNE_FROM = 128
+"""Recall tuning starts at nprobe = nlist / 128 (8 at 1024 lists) and doubles from there."""
 
 HNSW_EF_CONSTRUCTION = 40
 """FAISS's default; 80 doubled build time without a recall gain on noisy-real vectors."""
 
 HNSW_EF_SEARCH = 512
-"""recall@100 0.997-0.999 on noisy-real vectors at 50k-100k (256 gives 0.984 at 100k)."""
+"""Default efSearch of ``HNSW{M}`` specs (recall@100 0.974 at 100k on the table's data)."""
 
 HNSW_EF_SEARCH_MAX = 2048
 """Upper bound when tuning efSearch for recall at build time."""
-
-IVF_NPROBE_FRACTION = 8
-"""Default nprobe = nlist / 8 (at least 1) for ``IVF{n},...`` specs."""
 
 _ALIASES = {"flat": "Flat", "hnsw": "HNSW32", "hnsw32": "HNSW32"}
 
@@ -48,9 +69,9 @@ _ALIASES = {"flat": "Flat", "hnsw": "HNSW32", "hnsw32": "HNSW32"}
 def resolve_spec(spec: str, n: int) -> str:
     """The FAISS factory string to build for ``spec`` and a catalogue of ``n`` vectors.
 
-    ``auto`` gives ``Flat`` below :data:`AUTO_HNSW_FROM` vectors and ``HNSW32`` from there;
-    ``flat``/``hnsw`` are accepted in any case; anything else is passed to
-    ``faiss.index_factory`` as is (e.g. ``IVF256,Flat``, ``HNSW64``).
+    ``auto`` gives ``Flat`` below :data:`AUTO_APPROX_FROM` vectors and ``IVF{nlist},Flat``
+    from there (:func:`auto_nlist`); ``flat``/``hnsw`` are accepted in any case; anything
+    else is passed to ``faiss.index_factory`` as is (e.g. ``IVF256,Flat``, ``HNSW64``).
     """
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidParameterError(
@@ -59,8 +80,25 @@ def resolve_spec(spec: str, n: int) -> str:
         )
     spec = spec.strip()
     if spec.lower() == "auto":
-        return "Flat" if n < AUTO_HNSW_FROM else "HNSW32"
+        return "Flat" if n < AUTO_APPROX_FROM else f"IVF{auto_nlist(n)},Flat"
     return _ALIASES.get(spec.lower(), spec)
+
+
+def auto_nlist(n: int) -> int:
+    """IVF list count for ``n`` vectors: 4 * sqrt(n) rounded to a power of two."""
+    return 2 ** round(math.log2(IVF_LISTS_PER_SQRT_N * math.sqrt(max(n, 1))))
+
+
+def training_sample(index: faiss.Index, vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The vectors an untrained ``index`` learns from: at most 64 per IVF list, drawn with a
+    fixed seed so that a rebuild from the same vectors gives the same index; all of them
+    for other kinds."""
+    nlist = ivf_nlist(index)
+    limit = nlist * IVF_TRAIN_PER_LIST
+    if nlist == 0 or len(vectors) <= limit:
+        return vectors
+    rows = np.sort(np.random.default_rng(seed).choice(len(vectors), limit, replace=False))
+    return vectors[rows]
 
 
 def make_faiss_index(spec: str, dim: int) -> faiss.Index:

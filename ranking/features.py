@@ -283,7 +283,11 @@ def pair_features(
         "mentee_num_domains": dom_e.counts[er],
         "mentee_num_skills": n_skl_e,
     }
-    return pd.DataFrame(columns, index=pairs.index, columns=list(FEATURES), dtype=np.float64)
+    # One 2-D block: a frame built from 21 separate arrays cost ~0.4 ms of a 4 ms query.
+    values = np.empty((len(pairs), len(FEATURES)))
+    for j, name in enumerate(FEATURES):
+        values[:, j] = columns[name]
+    return pd.DataFrame(values, index=pairs.index, columns=list(FEATURES), copy=False)
 
 
 def interaction_labels(interactions: pd.DataFrame) -> pd.DataFrame:

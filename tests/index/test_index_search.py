@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from db.errors import InvalidParameterError, UnknownEntityError
-from index import AUTO_HNSW_FROM, MentorIndex, resolve_spec
+from index import AUTO_APPROX_FROM, MentorIndex, resolve_spec
 from index import ann as ann_module
 
 
@@ -200,8 +200,10 @@ def test_bad_arguments_are_refused(built, catalogue, queries):
 
 
 def test_auto_spec_follows_the_measured_threshold_and_ivf_specs_work(catalogue, queries):
-    assert resolve_spec("auto", AUTO_HNSW_FROM - 1) == "Flat"
-    assert resolve_spec("auto", AUTO_HNSW_FROM) == "HNSW32"
+    assert resolve_spec("auto", AUTO_APPROX_FROM - 1) == "Flat"
+    assert resolve_spec("auto", AUTO_APPROX_FROM) == "IVF1024,Flat"  # 4 * sqrt(n) ~ 894
+    assert resolve_spec("auto", 100_000) == "IVF1024,Flat"
+    assert resolve_spec("auto", 1_000_000) == "IVF4096,Flat"
     assert resolve_spec("hnsw", 10) == "HNSW32" and resolve_spec("IVF64,Flat", 10) == "IVF64,Flat"
     ids, vectors = catalogue
     ivf = MentorIndex.build(ids[:2000], vectors[:2000], "IVF16,Flat", encoder_identity="t",
@@ -225,3 +227,17 @@ def test_precomputed_excluded_rows_equal_excluded_ids(built, catalogue, queries)
     assert not np.isin(by_rows[0], ids[banned]).any()
     with pytest.raises(InvalidParameterError, match="rows_of"):
         built.search(queries, 5, excluded_rows=np.array([len(ids)]))
+
+
+def test_a_prepared_row_filter_equals_its_rows_and_belongs_to_its_index(built, catalogue, queries):
+    ids, _ = catalogue
+    banned = np.arange(0, len(ids), 7)
+    prepared = built.row_filter(banned)
+    contacted = ids[[1, 2, 3, 7]]  # 7 is also banned
+    np.testing.assert_array_equal(
+        built.search(queries, 30, exclude=contacted, excluded_rows=prepared)[0],
+        built.search(queries, 30, exclude=np.union1d(contacted, ids[banned]))[0],
+    )
+    other = MentorIndex.build(ids[:100], catalogue[1][:100], "Flat", encoder_identity="t")
+    with pytest.raises(InvalidParameterError, match="row_filter"):
+        other.search(queries, 5, excluded_rows=prepared)

@@ -40,6 +40,22 @@ def test_auto_falls_back_to_flat_when_recall_cannot_be_reached(monkeypatch):
     assert recall_at_k(flat, queries) == 1.0
 
 
+def test_ivf_tuning_keeps_the_smallest_nprobe_that_reaches_the_target():
+    # Clustered vectors, as in a catalogue where many mentors share a specialty.
+    centres = unit_vectors(64, 4)
+    rng = np.random.default_rng(5)
+    vectors = centres[rng.integers(0, 64, 6000)] + 0.03 * rng.standard_normal((6000, 384))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    index = MentorIndex.build(np.arange(6000), vectors, "IVF256,Flat", encoder_identity="t",
+                              params={"nprobe": 256})
+    queries = vectors[:100] + 0.01
+    tuned, recall = tune_for_recall(index, queries, auto=True)
+    nprobe = tuned.search_params["nprobe"]
+    assert tuned.spec == "IVF256,Flat" and recall >= RECALL_TARGET and nprobe < 256
+    if nprobe > 256 // spec_module.IVF_NPROBE_TUNE_FROM:  # the next smaller setting fell short
+        assert recall_at_k(tuned.with_search_params(nprobe=nprobe // 2), queries) < RECALL_TARGET
+
+
 def test_self_retrieval_counts_identical_twins_as_found():
     vectors = np.repeat(unit_vectors(20, 3), 15, axis=0)  # every bio 15 times
     index = MentorIndex.build(np.arange(300), vectors, "Flat", encoder_identity="t")
