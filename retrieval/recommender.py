@@ -239,7 +239,8 @@ class Recommender:
         names = list(features.columns)
         values = features.to_numpy()
         out = []
-        for rank, (row, at) in enumerate(zip(order, state.mentors.index.get_indexer(ids[order])), start=1):
+        at_rows = state.mentors.index.get_indexer(ids[order])
+        for rank, (row, at) in enumerate(zip(order, at_rows, strict=True), start=1):
             # A dict of the row's fields: pandas' row lookups cost ~0.1 ms each.
             mentor = {name: column[at] for name, column in state.mentor_columns.items()}
             feature_values = dict(zip(names, values[row].tolist(), strict=True))
