@@ -46,6 +46,8 @@ def test_quick_run_writes_every_public_key(tmp_path, encoder):
     # Values that do not depend on the clock: quality, sizes, counts.
     assert size["index_spec"] == "Flat" and size["ann_recall@100"] == 1.0
     assert 0 < size["ndcg@10_two_stage"] <= 1 and 0 < size["ndcg@10_bruteforce"] <= 1
+    low, high = size["ndcg@10_ratio_ci95"]
+    assert low - 1e-3 <= size["ndcg@10_ratio"] <= high + 1e-3
     assert size["index_bytes"] > size["vectors_bytes"] == 1000 * 384 * 4
     assert size["rss_bytes"] > 0 and size["queries"] == 8 and size["bruteforce_queries"] == 8
     assert written["encoder"]["mean_cosine"] > 0.99  # the project's encoder vs plain ST
