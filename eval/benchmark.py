@@ -56,6 +56,7 @@ from db.errors import InvalidParameterError
 from db.synthetic import generate_world, refresh_world, true_match_probability, write_world
 from eval.metrics import ndcg_at_k
 from eval.stats import paired_comparison
+from retrieval import default_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +73,10 @@ BRUTEFORCE_MIN_QUERIES = 20
 BATCH_PAIRS = 200_000_000
 """Budget of (mentee x catalogue) work for the batch measurement: all ``batch_mentees`` up to
 100,000 mentors, 200 at 1,000,000 (where exact search makes a batch take minutes)."""
-WIDE_CANDIDATES = 1000
-"""A second, wider stage 1 (``recommend(candidates=1000)``) measured on the brute-force
-mentees: how much of the NDCG gap to brute force more candidates close, and at what cost."""
+OTHER_CANDIDATES = (200, 1000)
+"""Stage 1 also measured with these candidate counts (``recommend(candidates=...)``) on the
+brute-force mentees: what a narrower or wider stage 1 costs and gives, beside the default
+(:func:`retrieval.default_candidates`)."""
 FORMAT = "mentor-match-benchmark/1"
 SIZE_KEYS = (
     "p50_ms_known", "p95_ms_known", "p99_ms_known", "p50_ms_adhoc", "bruteforce_p50_ms",
@@ -353,11 +355,13 @@ def measure_size(base: BaseWorld, n: int, config: BenchmarkConfig, encoder) -> d
         known_ms, lists = _timed(lambda m: recommender.recommend(mentee_id=int(m), k=K), queries)
         adhoc_ms, _ = _timed(lambda p: recommender.recommend(profile=p, k=K), profiles)
         core_ms, _ = _timed(lambda m: _two_stage_core(recommender, int(m)), queries)
-        wide_ms, wide_lists = _timed(
-            lambda m: recommender.recommend(mentee_id=int(m), k=K, candidates=WIDE_CANDIDATES), brute
-        )
+        other = {
+            c: _timed(lambda m, c=c: recommender.recommend(mentee_id=int(m), k=K, candidates=c), brute)
+            for c in OTHER_CANDIDATES
+        }
         brute_ms, per_mentee = _brute_force_runs(
-            recommender, brute, {"two_stage": lists[:n_brute], "wide": wide_lists}, gains_of
+            recommender, brute, {"two_stage": lists[:n_brute], **{c: v[1] for c, v in other.items()}},
+            gains_of,
         )
         sample = queries[:PROFILE_QUERIES]
         hot = _hot_spots(lambda: [recommender.recommend(mentee_id=int(m), k=K) for m in sample], len(sample))
@@ -396,8 +400,9 @@ def measure_size(base: BaseWorld, n: int, config: BenchmarkConfig, encoder) -> d
         "ndcg@10_ratio_ci95": [round(1 + gap[end] / ndcg["bruteforce"], 4) for end in ("ci_low", "ci_high")]
         if ndcg["bruteforce"] else None,
         "ndcg@10_diff_p_value": round(gap["p_value"], 4),
-        f"ndcg@10_two_stage_{WIDE_CANDIDATES}": ndcg["wide"],
-        f"p50_ms_known_{WIDE_CANDIDATES}": _pct(wide_ms, 50),
+        "candidates": default_candidates(n),
+        **{f"ndcg@10_two_stage_{c}": ndcg[c] for c in OTHER_CANDIDATES},
+        **{f"p50_ms_known_{c}": _pct(other[c][0], 50) for c in OTHER_CANDIDATES},
         "candidate_sources": round(candidate_sources, 1),
         "batch_mentees_per_s": round(len(batch) / batch_s, 1),
         "ann_recall@100": round(recall, 4),
@@ -563,9 +568,7 @@ def _brute_force(recommender, mentee_id: int) -> tuple[np.ndarray, np.ndarray, n
 def _two_stage_core(recommender, mentee_id: int) -> np.ndarray:
     """Stage 1 and stage 2 through the public API without the reasons that ``recommend`` words:
     the same work as :func:`_brute_force` on the retrieved candidates only."""
-    from retrieval import DEFAULT_CANDIDATES
-
-    pairs = recommender.retrieve([mentee_id], DEFAULT_CANDIDATES, progress=False)
+    pairs = recommender.retrieve([mentee_id], progress=False)
     scores = recommender.score_pairs(pairs)
     top = np.argpartition(-scores, min(K, len(scores)) - 1)[:K]
     return pairs["mentor_id"].to_numpy()[top[np.argsort(-scores[top], kind="stable")]]
@@ -736,15 +739,16 @@ def format_markdown(result: dict[str, Any]) -> str:
         "",
         "Stage-1 breadth, on the brute-force mentees:",
         "",
-        f"| mentors | distinct source profiles in 200 candidates | NDCG@10 with 200 / "
-        f"{WIDE_CANDIDATES} candidates / brute force | known p50, {WIDE_CANDIDATES} candidates (ms) |",
-        "|---:|---:|---:|---:|",
+        "| mentors | default candidates | distinct source profiles in them | NDCG@10 with 200 / "
+        "default / 1000 candidates / brute force | known p50 with 200 / default / 1000 (ms) |",
+        "|---:|---:|---:|---:|---:|",
     ]
     for n, s in result["sizes"].items():
         lines.append(
-            f"| {int(n):,} | {s['candidate_sources']:.1f} | {s['ndcg@10_two_stage']:.4f} / "
-            f"{s[f'ndcg@10_two_stage_{WIDE_CANDIDATES}']:.4f} / {s['ndcg@10_bruteforce']:.4f} | "
-            f"{s[f'p50_ms_known_{WIDE_CANDIDATES}']:.2f} |"
+            f"| {int(n):,} | {s['candidates']} | {s['candidate_sources']:.1f} | "
+            f"{s['ndcg@10_two_stage_200']:.4f} / {s['ndcg@10_two_stage']:.4f} / "
+            f"{s['ndcg@10_two_stage_1000']:.4f} / {s['ndcg@10_bruteforce']:.4f} | "
+            f"{s['p50_ms_known_200']:.2f} / {s['p50_ms_known']:.2f} / {s['p50_ms_known_1000']:.2f} |"
         )
     for n, s in result["sizes"].items():
         if s.get("rejected_ann"):
@@ -811,7 +815,8 @@ def _notes(config: BenchmarkConfig, result: dict[str, Any]) -> list[str]:
         "already contacted. The ranker saw some of these mentees in training: NDCG here compares "
         "two orderings by one model, for held-out quality see scripts/evaluate.py.",
         f"Latency: {config.queries} mentees per size after {WARMUP_QUERIES} warm-up queries, k={K}, "
-        "200 candidates; single-threaded (faiss.omp_set_num_threads(1), XGBoost nthread=1, "
+"the default candidates (retrieval.default_candidates: 200 up to 40,000 mentors, then 0.5% "
+        "of the catalogue up to 1,000); single-threaded (faiss.omp_set_num_threads(1), XGBoost nthread=1, "
         "BLAS and torch 1 thread). Known = cached goal vector; ad-hoc = the same mentee as a "
         "profile, goals encoded per query.",
         "Brute force = Recommender.eligible_pairs + score_pairs (pair features and the ranker "
@@ -827,9 +832,9 @@ def _notes(config: BenchmarkConfig, result: dict[str, Any]) -> list[str]:
         "NDCG@10 over those brute-force mentees with the ground-truth p_match as gain over all of "
         "each mentee's eligible mentors (a good mentor that stage 1 misses counts against the "
         "two-stage list). The ground truth reads only fields a copy shares with its source, so "
-        "a copy's gain is its source's. Copies of one source sit close together, so 200 "
-        "candidates hold few distinct source profiles at large N (the breadth table); "
-        f"recommend(candidates={WIDE_CANDIDATES}) shows what a wider stage 1 recovers.",
+        "a copy's gain is its source's. Copies of one source sit close together, so the "
+        "candidates hold few distinct source profiles at large N (the breadth table, which "
+        "also shows stage 1 with 200 and 1,000 candidates).",
         f"Batch = recommend_batch(k={K}) over up to {config.batch_mentees} mentees (fewer at "
         "1,000,000 mentors, see batch_mentees in the JSON) with all cores. "
         "recall@100 = index.search against exact search for the query goals. On disk = the "

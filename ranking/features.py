@@ -418,6 +418,10 @@ def _parsed_offsets(values: tuple[str, ...]) -> np.ndarray:
 def _shared(a: MultiHot, ra: np.ndarray, b: MultiHot, rb: np.ndarray) -> np.ndarray:
     """Number of tokens the two sides of each pair have in common."""
     _, ia, ib = np.intersect1d(a.vocab, b.vocab, assume_unique=True, return_indices=True)
+    # Only tokens the a-side rows in the pairs hold can be shared: for one query mentee that
+    # is a handful of columns instead of the whole vocabulary (0.9 of 2 ms at 1000 pairs).
+    held = a.matrix[np.unique(ra)][:, ia].any(axis=0)
+    ia, ib = ia[held], ib[held]
     if len(ia) == 0:
         return np.zeros(len(ra))
     both = a.matrix[ra[:, None], ia[None, :]] & b.matrix[rb[:, None], ib[None, :]]
@@ -459,11 +463,17 @@ def _similarity(
             f"{tor_vectors.shape[1]}-d; embed both with the same encoder."
         )
     out = np.empty(n_pairs)
+    # One mentee (a query): its vector once, not gathered per pair (3x faster, same values).
+    one = tee_vectors[ge[0]] if n_pairs and ge.min() == ge.max() else None
     for start in range(0, n_pairs, _CHUNK):  # blocks of pairs, not a loop over pairs
         stop = start + _CHUNK
-        out[start:stop] = np.einsum(
-            "ij,ij->i", tee_vectors[ge[start:stop]], tor_vectors[gm[start:stop]], dtype=np.float64
-        )
+        mentor_block = tor_vectors[gm[start:stop]]
+        if one is not None:
+            out[start:stop] = np.einsum("ij,j->i", mentor_block, one, dtype=np.float64)
+        else:
+            out[start:stop] = np.einsum(
+                "ij,ij->i", tee_vectors[ge[start:stop]], mentor_block, dtype=np.float64
+            )
     return out
 
 

@@ -79,6 +79,38 @@ def test_recommendation_carries_features_and_reasons(rec):
     json.dumps(first.to_dict())  # plain types only
 
 
+def test_reasons_compare_with_the_best_candidates_of_the_list(rec, monkeypatch):
+    import retrieval.recommender as module
+    from retrieval.reasons import relative_contributions
+
+    monkeypatch.setattr(module, "REASONS_REFERENCE", 20)
+    mentee = int(rec.mentee_ids[3])
+    recs = rec.recommend(mentee_id=mentee, k=5, candidates=100)
+    state = rec._state
+    pairs = rec.retrieve([mentee], 100, progress=False)
+    features = rec._features(state, state.prepared_mentees, state.mentee_vectors, pairs)
+    best = np.argsort(-state.ranker.predict(features), kind="stable")[:20]
+    relative = relative_contributions(
+        state.ranker.contributions(features.iloc[best], approximate=True)
+    )
+    names = list(features.columns)
+    assert [r.mentor_id for r in recs] == pairs["mentor_id"].to_numpy()[best[:5]].tolist()
+    for i, r in enumerate(recs):
+        assert r.contributions, "every top mentor has at least one reason here"
+        for name, value in r.contributions.items():
+            assert value == pytest.approx(relative[i, names.index(name)])
+
+
+def test_default_candidates_grow_with_the_catalogue(rec):
+    from retrieval import DEFAULT_CANDIDATES, default_candidates
+
+    assert [default_candidates(n) for n in (150, 40_000, 100_000, 1_000_000)] == [
+        DEFAULT_CANDIDATES, 200, 500, 1000
+    ]
+    mentee = int(rec.mentee_ids[0])
+    assert len(rec.retrieve([mentee], progress=False)) == min(200, len(rec.retrieve([mentee], 10_000, progress=False)))
+
+
 def test_exclude_removes_mentors(rec):
     mentee_id = int(rec.mentee_ids[1])
     before = [r.mentor_id for r in rec.recommend(mentee_id=mentee_id, k=10)]
