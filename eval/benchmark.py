@@ -56,7 +56,7 @@ from db.errors import InvalidParameterError
 from db.synthetic import generate_world, refresh_world, true_match_probability, write_world
 from eval.metrics import ndcg_at_k
 from eval.stats import paired_comparison
-from retrieval import default_candidates
+from retrieval import DEFAULT_CANDIDATES, default_pool
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +73,10 @@ BRUTEFORCE_MIN_QUERIES = 20
 BATCH_PAIRS = 200_000_000
 """Budget of (mentee x catalogue) work for the batch measurement: all ``batch_mentees`` up to
 100,000 mentors, 200 at 1,000,000 (where exact search makes a batch take minutes)."""
-OTHER_CANDIDATES = (200, 1000)
-"""Stage 1 also measured with these candidate counts (``recommend(candidates=...)``) on the
-brute-force mentees: what a narrower or wider stage 1 costs and gives, beside the default
-(:func:`retrieval.default_candidates`)."""
+OTHER_STAGE1 = {"200": {"candidates": 200, "pool": 200}, "1000": {"candidates": 1000, "pool": 1000}}
+"""Stage 1 also measured without pre-ranking on the brute-force mentees: the nearest 200
+or the nearest 1,000 mentors all scored by the ranker, beside the default (the nearest
+:func:`retrieval.default_pool`, pre-ranked to 200)."""
 FORMAT = "mentor-match-benchmark/1"
 SIZE_KEYS = (
     "p50_ms_known", "p95_ms_known", "p99_ms_known", "p50_ms_adhoc", "bruteforce_p50_ms",
@@ -356,8 +356,8 @@ def measure_size(base: BaseWorld, n: int, config: BenchmarkConfig, encoder) -> d
         adhoc_ms, _ = _timed(lambda p: recommender.recommend(profile=p, k=K), profiles)
         core_ms, _ = _timed(lambda m: _two_stage_core(recommender, int(m)), queries)
         other = {
-            c: _timed(lambda m, c=c: recommender.recommend(mentee_id=int(m), k=K, candidates=c), brute)
-            for c in OTHER_CANDIDATES
+            c: _timed(lambda m, kw=kw: recommender.recommend(mentee_id=int(m), k=K, **kw), brute)
+            for c, kw in OTHER_STAGE1.items()
         }
         brute_ms, per_mentee = _brute_force_runs(
             recommender, brute, {"two_stage": lists[:n_brute], **{c: v[1] for c, v in other.items()}},
@@ -400,9 +400,10 @@ def measure_size(base: BaseWorld, n: int, config: BenchmarkConfig, encoder) -> d
         "ndcg@10_ratio_ci95": [round(1 + gap[end] / ndcg["bruteforce"], 4) for end in ("ci_low", "ci_high")]
         if ndcg["bruteforce"] else None,
         "ndcg@10_diff_p_value": round(gap["p_value"], 4),
-        "candidates": default_candidates(n),
-        **{f"ndcg@10_two_stage_{c}": ndcg[c] for c in OTHER_CANDIDATES},
-        **{f"p50_ms_known_{c}": _pct(other[c][0], 50) for c in OTHER_CANDIDATES},
+        "candidates": DEFAULT_CANDIDATES,
+        "pool": default_pool(n),
+        **{f"ndcg@10_two_stage_{c}": ndcg[c] for c in OTHER_STAGE1},
+        **{f"p50_ms_known_{c}": _pct(other[c][0], 50) for c in OTHER_STAGE1},
         "candidate_sources": round(candidate_sources, 1),
         "batch_mentees_per_s": round(len(batch) / batch_s, 1),
         "ann_recall@100": round(recall, 4),
@@ -739,13 +740,14 @@ def format_markdown(result: dict[str, Any]) -> str:
         "",
         "Stage-1 breadth, on the brute-force mentees:",
         "",
-        "| mentors | default candidates | distinct source profiles in them | NDCG@10 with 200 / "
-        "default / 1000 candidates / brute force | known p50 with 200 / default / 1000 (ms) |",
+        "| mentors | pool pre-ranked to 200 | distinct source profiles in the 200 | NDCG@10: nearest "
+        "200 / pool pre-ranked / nearest 1000 / brute force | known p50: nearest 200 / pre-ranked "
+        "/ nearest 1000 (ms) |",
         "|---:|---:|---:|---:|---:|",
     ]
     for n, s in result["sizes"].items():
         lines.append(
-            f"| {int(n):,} | {s['candidates']} | {s['candidate_sources']:.1f} | "
+            f"| {int(n):,} | {s['pool']} | {s['candidate_sources']:.1f} | "
             f"{s['ndcg@10_two_stage_200']:.4f} / {s['ndcg@10_two_stage']:.4f} / "
             f"{s['ndcg@10_two_stage_1000']:.4f} / {s['ndcg@10_bruteforce']:.4f} | "
             f"{s['p50_ms_known_200']:.2f} / {s['p50_ms_known']:.2f} / {s['p50_ms_known_1000']:.2f} |"
@@ -815,9 +817,9 @@ def _notes(config: BenchmarkConfig, result: dict[str, Any]) -> list[str]:
         "already contacted. The ranker saw some of these mentees in training: NDCG here compares "
         "two orderings by one model, for held-out quality see scripts/evaluate.py.",
         f"Latency: {config.queries} mentees per size after {WARMUP_QUERIES} warm-up queries, k={K}, "
-"the default candidates (retrieval.default_candidates: 200 up to 40,000 mentors, then 0.5% "
-        "of the catalogue up to 1,000); single-threaded (faiss.omp_set_num_threads(1), XGBoost nthread=1, "
-        "BLAS and torch 1 thread). Known = cached goal vector; ad-hoc = the same mentee as a "
+        "200 candidates for the ranker, pre-ranked (ranking.preranker) out of the nearest "
+        "retrieval.default_pool(N) (1% of the catalogue, 200 to 1,000); single-threaded "
+        "(faiss.omp_set_num_threads(1), XGBoost nthread=1, BLAS and torch 1 thread). Known = cached goal vector; ad-hoc = the same mentee as a "
         "profile, goals encoded per query.",
         "Brute force = Recommender.eligible_pairs + score_pairs (pair features and the ranker "
         "over every eligible mentor) + top 10, timed the same way on the first "
@@ -833,8 +835,8 @@ def _notes(config: BenchmarkConfig, result: dict[str, Any]) -> list[str]:
         "each mentee's eligible mentors (a good mentor that stage 1 misses counts against the "
         "two-stage list). The ground truth reads only fields a copy shares with its source, so "
         "a copy's gain is its source's. Copies of one source sit close together, so the "
-        "candidates hold few distinct source profiles at large N (the breadth table, which "
-        "also shows stage 1 with 200 and 1,000 candidates).",
+        "nearest mentors hold few distinct source profiles at large N; the breadth table "
+        "shows stage 1 with the nearest 200 and the nearest 1,000 scored without pre-ranking.",
         f"Batch = recommend_batch(k={K}) over up to {config.batch_mentees} mentees (fewer at "
         "1,000,000 mentors, see batch_mentees in the JSON) with all cores. "
         "recall@100 = index.search against exact search for the query goals. On disk = the "

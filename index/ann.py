@@ -12,6 +12,7 @@ L2-normalised, so inner product is cosine.
 
 from __future__ import annotations
 
+import functools
 import logging
 import platform
 import time
@@ -52,12 +53,18 @@ class RowFilter:
 
     def __init__(self, rows: np.ndarray, n: int) -> None:
         self.rows = np.unique(np.asarray(rows, dtype=np.int64))
-        self.n = n
-        allowed = np.ones(n, dtype=bool)
-        allowed[self.rows] = False
-        self.allowed = np.packbits(allowed, bitorder="little")
-        self.allowed.setflags(write=False)
         self.rows.setflags(write=False)
+        self.n = n
+
+    @functools.cached_property
+    def allowed(self) -> np.ndarray:
+        """Packed bits, 1 = row may be returned (made on first use: a filter that is never
+        searched with, such as the empty one of an unfiltered search, costs nothing)."""
+        allowed = np.ones(self.n, dtype=bool)
+        allowed[self.rows] = False
+        packed = np.packbits(allowed, bitorder="little")
+        packed.setflags(write=False)
+        return packed
 
     def __len__(self) -> int:
         return len(self.rows)

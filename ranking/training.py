@@ -39,6 +39,7 @@ from db.loading import load_dataset
 from eval.metrics import classification_metrics, gauc, ndcg_at_k
 from ranking.features import interaction_labels, pair_features
 from ranking.models import Ranker, make_baselines
+from ranking.preranker import FIT_MENTEES, Preranker, fit_preranker, nearest_pairs
 from ranking.splits import GroupedSplit, grouped_folds, grouped_split
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,29 @@ def make_pair_frame(dataset, pairs: pd.DataFrame, encoder, cache_dir: Path, prog
         mentor_vectors=tor_vectors,
         vectors_per="profile",
     )
+
+
+def distil_preranker(
+    ranker: Ranker, dataset, mentee_ids: np.ndarray, encoder, cache_dir: Path, seed: int = 42
+) -> Preranker:
+    """Fit :class:`ranking.preranker.Preranker` to ``ranker`` on the pools of nearest eligible
+    mentors (active, not full) of up to 200 of ``mentee_ids``, as a query would see them."""
+    from embeddings import EmbeddingCache
+
+    chosen = np.random.default_rng(seed).choice(
+        mentee_ids, min(FIT_MENTEES, len(mentee_ids)), replace=False
+    )
+    m = dataset.mentors
+    mentors = m[m["active"] & (m["current_mentees"] < m["max_mentees"])]
+    mentees = dataset.mentees[dataset.mentees["mentee_id"].isin(chosen)]
+    cache = EmbeddingCache(cache_dir)
+    bios = cache.get_or_encode(encoder, mentors["bio"].tolist(), progress=False).vectors
+    goals = cache.get_or_encode(encoder, mentees["goals"].tolist(), progress=False).vectors
+    pairs = nearest_pairs(mentees["mentee_id"].to_numpy(), goals, mentors["mentor_id"].to_numpy(), bios)
+    features = pair_features(
+        mentees, mentors, pairs, mentee_vectors=goals, mentor_vectors=bios, vectors_per="profile"
+    )
+    return fit_preranker(ranker, features, pairs["mentee_id"].to_numpy())
 
 
 # ---------------------------------------------------------------------------- models
@@ -345,7 +369,8 @@ def run_training(
     Returns a json-able dict: train_pairs, validation_pairs, test_pairs, train_mentees,
     test_mentees, usable_groups {train, validation, test}, models {name: METRICS},
     best_model (by NDCG@10), feature_importance {feature: share of total gain},
-    ranker_path, seed, seconds; ``tuned`` with ``tune``; ``cv`` with ``cv >= 2``.
+    ranker_path, seed, seconds, preranker (its weights and fit, see
+    :mod:`ranking.preranker`); ``tuned`` with ``tune``; ``cv`` with ``cv >= 2``.
     ``encoder`` defaults to the shipped MiniLM; embeddings are cached under
     ``artifacts/cache``. ``params`` sets base parameters per model name (e.g.
     ``{"random_forest": {"n_estimators": 100}}``); tuned values override them.
@@ -395,6 +420,10 @@ def run_training(
         report["cv"] = cross_validate(X, pairs, cv, seed=seed, params=params, n_jobs=n_jobs, progress=progress)
 
     ranker = trained.models["xgboost_ranker"]
+    preranker = distil_preranker(
+        ranker, dataset, np.unique(groups[split.train]), encoder, artifacts / "cache", seed
+    )
+    report["preranker"] = preranker.to_dict()
     importance = ranker.feature_importance("gain")
     total = importance.sum()
     shares = importance / total if total > 0 else importance
@@ -416,6 +445,7 @@ def run_training(
             "intercept": float(trained.calibration.intercept_[0]),
         },
         "metrics": report["models"]["xgboost_ranker"],
+        "preranker": preranker.to_dict(),
     }
     report["ranker_path"] = str(publish_ranker(ranker, artifacts, metadata=metadata, importance=importance))
     report["seconds"] = round(time.perf_counter() - started, 2)

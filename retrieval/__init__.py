@@ -5,13 +5,13 @@ from retrieval.recommender import (
     DEFAULT_CANDIDATES,
     Recommendation,
     Recommender,
-    default_candidates,
+    default_pool,
 )
 
 __all__ = [
     "DEFAULT_CANDIDATES",
     "Recommendation",
     "Recommender",
-    "default_candidates",
+    "default_pool",
     "format_recommendations",
 ]

@@ -30,15 +30,15 @@ from embeddings import EmbeddingCache, Encoder
 from index import MentorIndex, RowFilter, check_staleness
 from ranking.features import FEATURES, pair_features, prepare_mentees, prepare_mentors
 from ranking.models import Ranker
+from ranking.preranker import Preranker
 from retrieval.reasons import explain, relative_contributions
 
 DEFAULT_CANDIDATES = 200
-"""Stage-1 candidates per query for catalogues up to 40,000 mentors (see
-:func:`default_candidates`)."""
-CANDIDATES_PER_MENTORS = 200
-"""Larger catalogues get one candidate per 200 mentors (0.5%)..."""
-MAX_DEFAULT_CANDIDATES = 1000
-"""...up to 1,000."""
+"""Candidates per query that the ranker scores."""
+POOL_PER_MENTORS = 100
+"""The pool that the pre-ranker orders: one nearest mentor per 100 in the catalogue..."""
+MAX_DEFAULT_POOL = 1000
+"""...up to 1,000 (see :func:`default_pool`)."""
 REASONS_REFERENCE = 200
 """Reasons compare a mentor with the best this many candidates of its list (their mean
 per-feature contribution), so their cost does not grow with the candidate count."""
@@ -93,6 +93,8 @@ class _State:
     mentee_vectors: np.ndarray  # aligned with `mentees`
     ineligible: np.ndarray  # mentor ids in the index that may not be recommended to anyone
     ineligible_rows: RowFilter  # the same as index rows, prepared once for every search
+    preranker: Preranker | None  # from the ranker's manifest; None: candidates by similarity
+    prior: np.ndarray | None  # the pre-ranker's mentor prior per index row
     contacted: Mapping[int, np.ndarray]  # mentee_id -> mentor ids already contacted
 
 
@@ -206,18 +208,21 @@ class Recommender:
         k: int = 10,
         candidates: int | None = None,
         exclude: Iterable[int] = (),
+        pool: int | None = None,
     ) -> list[Recommendation]:
         """The ``k`` best mentors for a known mentee (``mentee_id``) or an ad-hoc ``profile``.
 
-        Stage 1 retrieves ``candidates`` mentors (default: :func:`default_candidates` of the
-        catalogue, 200 up to 40,000 mentors; at least ``k``) by similarity of bio and goals,
-        never inactive or full mentors, mentors the mentee already contacted, or ids in
-        ``exclude``; stage 2 scores them with the ranker. Fewer than ``k`` come back only
+        Stage 1 retrieves the ``pool`` mentors most similar by bio and goals (default:
+        :func:`default_pool` of the catalogue), never inactive or full mentors, mentors the
+        mentee already contacted, or ids in ``exclude``; the pre-ranker
+        (:mod:`ranking.preranker`) keeps the best ``candidates`` of them (default 200, at
+        least ``k``); stage 2 scores those with the ranker. Fewer than ``k`` come back only
         when fewer eligible mentors exist.
         """
         state = self._state
         k = _check_int("k", k, "recommend")
-        n_candidates = max(k, self._candidates(state, candidates, "recommend"))
+        n_candidates = max(k, _check_int("candidates", candidates or DEFAULT_CANDIDATES, "recommend"))
+        n_pool = self._pool(state, pool, "recommend")
         if (mentee_id is None) == (profile is None):
             raise InvalidParameterError(
                 "recommend needs exactly one of mentee_id (a mentee in the database) or "
@@ -234,9 +239,7 @@ class Recommender:
             vector = self._get_encoder().encode([mentee["goals"]], progress=False)[0]
             prepared = prepare_mentees(pd.DataFrame([mentee]))
             mentee = pd.Series(mentee)
-        ids, sims = state.index.search(
-            vector[None, :], n_candidates, exclude=blocked, excluded_rows=state.ineligible_rows
-        )
+        ids, sims = _stage1(state, vector[None, :], blocked, n_candidates, n_pool)
         found = ids[0] >= 0
         ids, sims = ids[0][found], sims[0][found]
         pairs = pd.DataFrame({"mentee_id": np.full(len(ids), prepared.ids[0]), "mentor_id": ids})
@@ -279,6 +282,7 @@ class Recommender:
         k: int = 10,
         candidates: int | None = None,
         *,
+        pool: int | None = None,
         batch_size: int = 512,
         progress: bool | None = None,
     ) -> pd.DataFrame:
@@ -291,8 +295,10 @@ class Recommender:
         """
         state = self._state
         k = _check_int("k", k, "recommend_batch")
-        n_candidates = max(k, self._candidates(state, candidates, "recommend_batch"))
-        candidates_frame = self.retrieve(mentee_ids, n_candidates, batch_size=batch_size, progress=progress)
+        n_candidates = max(k, _check_int("candidates", candidates or DEFAULT_CANDIDATES, "recommend_batch"))
+        candidates_frame = self.retrieve(
+            mentee_ids, n_candidates, pool=pool, batch_size=batch_size, progress=progress
+        )
         frames = []
         for start in range(0, len(candidates_frame), batch_size * n_candidates):
             pairs = candidates_frame.iloc[start : start + batch_size * n_candidates].copy()
@@ -308,19 +314,22 @@ class Recommender:
     def retrieve(
         self,
         mentee_ids: Sequence[int],
-        n: int | None = None,
+        n: int = DEFAULT_CANDIDATES,
         *,
+        pool: int | None = None,
         batch_size: int = 512,
         progress: bool | None = None,
     ) -> pd.DataFrame:
-        """Stage 1 alone: the ``n`` most similar eligible mentors of each known mentee.
+        """Stage 1 alone: the ``n`` candidates of each known mentee that the ranker would score.
 
-        ``n`` defaults to :func:`default_candidates`, as in :meth:`recommend`. Same
-        exclusions as :meth:`recommend`. Returns columns mentee_id, mentor_id,
-        similarity, best first within each mentee (whole mentees never split across rows).
+        The ``pool`` most similar eligible mentors (default :func:`default_pool`), of which
+        the pre-ranker keeps ``n``, as in :meth:`recommend`; same exclusions. Returns
+        columns mentee_id, mentor_id, similarity, in pre-ranker order within each mentee
+        (whole mentees never split across rows).
         """
         state = self._state
-        n = self._candidates(state, n, "retrieve", name="n")
+        n = _check_int("n", n, "retrieve")
+        n_pool = self._pool(state, pool, "retrieve")
         mentee_ids = np.asarray(list(mentee_ids), dtype=np.int64)
         rows = state.mentees.index.get_indexer(mentee_ids)
         if (rows < 0).any():
@@ -335,11 +344,8 @@ class Recommender:
         for start in tqdm(range(0, len(mentee_ids), batch_size), disable=not show, desc="retrieve", unit="batch"):
             batch = mentee_ids[start : start + batch_size]
             contacted = [state.contacted.get(int(m), empty) for m in batch]
-            ids, sims = state.index.search(
-                state.mentee_vectors[rows[start : start + batch_size]],
-                n,
-                exclude=contacted,
-                excluded_rows=state.ineligible_rows,
+            ids, sims = _stage1(
+                state, state.mentee_vectors[rows[start : start + batch_size]], contacted, n, n_pool
             )
             found = ids >= 0
             frames.append(pd.DataFrame({
@@ -395,10 +401,10 @@ class Recommender:
         )
 
     @staticmethod
-    def _candidates(state: _State, value, where: str, name: str = "candidates") -> int:
+    def _pool(state: _State, value, where: str) -> int:
         if value is None:
-            return default_candidates(len(state.index))
-        return _check_int(name, value, where)
+            return default_pool(len(state.index))
+        return _check_int("pool", value, where)
 
     def _known_mentee(self, state: _State, mentee_id) -> tuple[pd.Series, int]:
         try:
@@ -411,18 +417,31 @@ class Recommender:
         return state.mentees.iloc[row], row
 
 
-def default_candidates(n_mentors: int) -> int:
-    """Stage-1 candidates of a query that names none, for a catalogue of ``n_mentors``.
+def default_pool(n_mentors: int) -> int:
+    """How many nearest mentors the pre-ranker orders, for a catalogue of ``n_mentors``.
 
-    200 up to 40,000 mentors, then 0.5% of the catalogue, at most 1,000. The more mentors,
-    the more of them resemble each other and crowd the nearest 200; the ranker's favourites
-    then sit deeper (median cosine rank of the brute-force top 10: 300-2,700 at 100,000).
-    Measured at 100,000 derived mentors (benchmark catalogue, 300 mentees, NDCG@10 as a
-    share of the ranker over all mentors; p50 of ``recommend`` on one thread): 200
-    candidates 0.978 (4.2 ms), 300 0.988 (4.5 ms), 500 0.996 (5.2 ms), 1,000 1.002
-    (7.1 ms), before the stage-2 costs per candidate were cut by a third.
+    1% of the catalogue, at least :data:`DEFAULT_CANDIDATES` (so below 20,000 mentors no
+    pre-ranking happens) and at most 1,000, which recovered the NDCG lost to crowding at
+    100,000 mentors (see :mod:`ranking.preranker`).
     """
-    return int(min(MAX_DEFAULT_CANDIDATES, max(DEFAULT_CANDIDATES, n_mentors // CANDIDATES_PER_MENTORS)))
+    return int(min(MAX_DEFAULT_POOL, max(DEFAULT_CANDIDATES, n_mentors // POOL_PER_MENTORS)))
+
+
+def _stage1(state: _State, queries: np.ndarray, exclude, n: int, pool: int):
+    """(ids, similarities) of the ``n`` candidates per query row: the ``pool`` nearest
+    eligible mentors, pre-ranked when the ranker carries a pre-ranker; -1 pads."""
+    pool = max(pool, n)
+    ids, sims = state.index.search(queries, pool, exclude=exclude, excluded_rows=state.ineligible_rows)
+    if state.preranker is None or pool == n:
+        return ids, sims
+    found = ids >= 0
+    pre = np.full(ids.shape, -np.inf)
+    pre[found] = (
+        state.preranker.similarity_weight * sims[found]
+        + state.prior[state.index.rows_of(ids[found])]
+    )
+    keep = np.argsort(-pre, axis=1, kind="stable")[:, :n]
+    return np.take_along_axis(ids, keep, axis=1), np.take_along_axis(sims, keep, axis=1)
 
 
 def _load_state(artifacts: Path, db_url: str | None, strict: bool, get_encoder) -> _State:
@@ -487,17 +506,21 @@ def _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors) 
         int(mentee): group.to_numpy(np.int64)
         for mentee, group in interactions.groupby("mentee_id")["mentor_id"]
     }
+    prepared = prepare_mentors(catalogue.reset_index(drop=True))
+    preranker = Preranker.from_manifest(ranker.manifest)
     return _State(
         index=index,
         ranker=ranker,
         mentors=mentors,
         mentor_columns={name: mentors[name].to_numpy() for name in mentors.columns},
         mentees=mentees.set_index("mentee_id", drop=False),
-        prepared_mentors=prepare_mentors(catalogue.reset_index(drop=True)),
+        prepared_mentors=prepared,
         prepared_mentees=prepare_mentees(mentees),
         mentee_vectors=mentee_vectors,
         ineligible=index.ids[~ok],
         ineligible_rows=index.row_filter(np.flatnonzero(~ok)),
+        preranker=preranker,
+        prior=None if preranker is None else preranker.mentor_prior(prepared),
         contacted=contacted,
     )
 

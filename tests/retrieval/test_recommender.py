@@ -101,14 +101,27 @@ def test_reasons_compare_with_the_best_candidates_of_the_list(rec, monkeypatch):
             assert value == pytest.approx(relative[i, names.index(name)])
 
 
-def test_default_candidates_grow_with_the_catalogue(rec):
-    from retrieval import DEFAULT_CANDIDATES, default_candidates
+def test_default_pool_grows_with_the_catalogue():
+    from retrieval import DEFAULT_CANDIDATES, default_pool
 
-    assert [default_candidates(n) for n in (150, 40_000, 100_000, 1_000_000)] == [
-        DEFAULT_CANDIDATES, 200, 500, 1000
+    assert [default_pool(n) for n in (150, 20_000, 100_000, 1_000_000)] == [
+        DEFAULT_CANDIDATES, 200, 1000, 1000
     ]
-    mentee = int(rec.mentee_ids[0])
-    assert len(rec.retrieve([mentee], progress=False)) == min(200, len(rec.retrieve([mentee], 10_000, progress=False)))
+
+
+def test_preranker_orders_the_pool_and_the_ranker_scores_its_best(rec):
+    state = rec._state
+    assert state.preranker is not None and 0 < state.preranker.r2 <= 1
+    mentee = int(rec.mentee_ids[1])
+    pool = rec.retrieve([mentee], 100, pool=100, progress=False)  # nearest 100, no pre-ranking
+    chosen = rec.retrieve([mentee], 30, pool=100, progress=False)
+    rows = state.index.rows_of(pool["mentor_id"])
+    pre = state.preranker.similarity_weight * pool["similarity"].to_numpy() + state.prior[rows]
+    expected = pool["mentor_id"].to_numpy()[np.argsort(-pre, kind="stable")[:30]]
+    np.testing.assert_array_equal(chosen["mentor_id"].to_numpy(), expected)
+    assert not np.array_equal(expected, pool["mentor_id"].to_numpy()[:30])  # it reorders
+    top = rec.recommend(mentee_id=mentee, k=5, candidates=30, pool=100)
+    assert {r.mentor_id for r in top} <= set(expected)
 
 
 def test_exclude_removes_mentors(rec):
