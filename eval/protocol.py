@@ -186,7 +186,8 @@ def pipeline_view(
         )
     exact = recommender.score_pairs(pairs)
     top = recommender.recommend_batch(mentee_ids, max(k, REFERENCE_TOP), progress=False)
-    retrieved = recommender.retrieve(mentee_ids, max(RECALL_KS), progress=False)
+    # pool = n: the nearest mentors in similarity order, without the pre-ranker.
+    retrieved = recommender.retrieve(mentee_ids, max(RECALL_KS), pool=max(RECALL_KS), progress=False)
     retrieved["rank"] = retrieved.groupby("mentee_id", sort=False).cumcount() + 1
     retrieved = retrieved[["mentee_id", "mentor_id", "rank"]]
 

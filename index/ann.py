@@ -242,7 +242,8 @@ class MentorIndex:
         *,
         exclude: ExcludeArg = None,
         excluded_rows: RowFilter | np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+        with_rows: bool = False,
+    ) -> tuple[np.ndarray, ...]:
         """The ``k`` most similar mentors for each query row, never an excluded one.
 
         ``exclude``: None, one array-like of mentor ids for every query, or a list with one
@@ -250,7 +251,8 @@ class MentorIndex:
         catalogue-wide filter: best a :class:`RowFilter` from :meth:`row_filter`, prepared
         once, or row numbers (see :meth:`rows_of`). Returns ``(ids, scores)`` of shape
         ``(m, k)``, best first, padded with -1 / -inf only where fewer than ``k`` eligible
-        mentors exist.
+        mentors exist; ``with_rows`` adds their row numbers (-1 pads), which spares a
+        caller with per-row data a :meth:`rows_of` lookup.
         """
         queries = self._check_queries(queries)
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
@@ -275,7 +277,7 @@ class MentorIndex:
         n_shared_ok = n - len(base) - len(shared)
         fetch = min(k + int(extra_counts.max(initial=0)), n_shared_ok)
         if m == 0 or fetch == 0:
-            return out_rows, out_scores
+            return (out_rows, out_scores, out_rows.copy()) if with_rows else (out_rows, out_scores)
 
         scores, rows = self._search_shared(queries, fetch, base, shared, n_shared_ok)
         if len(extra_keys):
@@ -301,7 +303,7 @@ class MentorIndex:
                 s, r = self._exact(queries[q : q + 1], eligible, k)
                 out_rows[q], out_scores[q] = r[0], s[0]
         ids = np.where(out_rows >= 0, self.ids[np.maximum(out_rows, 0)], -1)
-        return ids, out_scores
+        return (ids, out_scores, out_rows) if with_rows else (ids, out_scores)
 
     def _search_shared(
         self, queries: np.ndarray, fetch: int, base: RowFilter, shared: np.ndarray, n_ok: int

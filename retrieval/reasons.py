@@ -13,6 +13,12 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 N_REASONS = 3
+MENTOR_FIELDS = (
+    "name", "domains", "skills", "availability", "mentorship_style", "timezone", "industry",
+    "rating", "acceptance_rate", "experience_years", "total_mentees", "current_mentees",
+    "max_mentees",
+)
+"""The mentor fields that the phrases read (and the name)."""
 
 
 def relative_contributions(contributions: np.ndarray) -> np.ndarray:

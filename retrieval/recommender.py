@@ -31,7 +31,7 @@ from index import MentorIndex, RowFilter, check_staleness
 from ranking.features import FEATURES, pair_features, prepare_mentees, prepare_mentors
 from ranking.models import Ranker
 from ranking.preranker import Preranker
-from retrieval.reasons import explain, relative_contributions
+from retrieval.reasons import MENTOR_FIELDS, explain, relative_contributions
 
 DEFAULT_CANDIDATES = 200
 """Candidates per query that the ranker scores."""
@@ -86,7 +86,7 @@ class _State:
     index: MentorIndex
     ranker: Ranker
     mentors: pd.DataFrame  # indexed by mentor_id
-    mentor_columns: Mapping[str, np.ndarray]  # mentors' columns as arrays, for row lookups
+    mentor_columns: Mapping[str, np.ndarray]  # the fields reasons read, as arrays
     mentees: pd.DataFrame  # indexed by mentee_id
     prepared_mentors: object
     prepared_mentees: object
@@ -431,15 +431,14 @@ def _stage1(state: _State, queries: np.ndarray, exclude, n: int, pool: int):
     """(ids, similarities) of the ``n`` candidates per query row: the ``pool`` nearest
     eligible mentors, pre-ranked when the ranker carries a pre-ranker; -1 pads."""
     pool = max(pool, n)
-    ids, sims = state.index.search(queries, pool, exclude=exclude, excluded_rows=state.ineligible_rows)
+    ids, sims, rows = state.index.search(
+        queries, pool, exclude=exclude, excluded_rows=state.ineligible_rows, with_rows=True
+    )
     if state.preranker is None or pool == n:
         return ids, sims
-    found = ids >= 0
-    pre = np.full(ids.shape, -np.inf)
-    pre[found] = (
-        state.preranker.similarity_weight * sims[found]
-        + state.prior[state.index.rows_of(ids[found])]
-    )
+    found = rows >= 0
+    pre = state.preranker.similarity_weight * np.where(found, sims, 0.0) + state.prior[np.maximum(rows, 0)]
+    pre[~found] = -np.inf  # padding last
     keep = np.argsort(-pre, axis=1, kind="stable")[:, :n]
     return np.take_along_axis(ids, keep, axis=1), np.take_along_axis(sims, keep, axis=1)
 
@@ -512,7 +511,7 @@ def _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors) 
         index=index,
         ranker=ranker,
         mentors=mentors,
-        mentor_columns={name: mentors[name].to_numpy() for name in mentors.columns},
+        mentor_columns={c: mentors[c].to_numpy() for c in MENTOR_FIELDS if c in mentors.columns},
         mentees=mentees.set_index("mentee_id", drop=False),
         prepared_mentors=prepared,
         prepared_mentees=prepare_mentees(mentees),

@@ -241,3 +241,11 @@ def test_a_prepared_row_filter_equals_its_rows_and_belongs_to_its_index(built, c
     other = MentorIndex.build(ids[:100], catalogue[1][:100], "Flat", encoder_identity="t")
     with pytest.raises(InvalidParameterError, match="row_filter"):
         other.search(queries, 5, excluded_rows=prepared)
+
+
+def test_with_rows_gives_the_rows_of_the_ids(built, queries):
+    ids, scores, rows = built.search(queries, 20, exclude=built.ids[:3], with_rows=True)
+    found = ids >= 0
+    np.testing.assert_array_equal(rows[found], built.rows_of(ids[found]))
+    assert (rows[~found] == -1).all()
+    np.testing.assert_array_equal(ids, built.search(queries, 20, exclude=built.ids[:3])[0])
