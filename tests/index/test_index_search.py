@@ -201,8 +201,8 @@ def test_bad_arguments_are_refused(built, catalogue, queries):
 
 def test_auto_spec_follows_the_measured_threshold_and_ivf_specs_work(catalogue, queries):
     assert resolve_spec("auto", AUTO_APPROX_FROM - 1) == "Flat"
-    assert resolve_spec("auto", AUTO_APPROX_FROM) == "IVF1024,Flat"  # 4 * sqrt(n) ~ 894
-    assert resolve_spec("auto", 100_000) == "IVF1024,Flat"
+    assert resolve_spec("auto", AUTO_APPROX_FROM) == "IVF1024,Flat"  # at most n / 39
+    assert resolve_spec("auto", 100_000) == "IVF2048,Flat"
     assert resolve_spec("auto", 1_000_000) == "IVF4096,Flat"
     assert resolve_spec("hnsw", 10) == "HNSW32" and resolve_spec("IVF64,Flat", 10) == "IVF64,Flat"
     ids, vectors = catalogue
