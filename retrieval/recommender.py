@@ -28,6 +28,7 @@ from db.errors import (
 from db.schema import LEVELS
 from embeddings import EmbeddingCache, Encoder
 from index import MentorIndex, RowFilter, check_staleness
+from index.spec import default_pool
 from ranking.features import FEATURES, pair_features, prepare_mentees, prepare_mentors
 from ranking.models import Ranker
 from ranking.preranker import Preranker
@@ -35,10 +36,6 @@ from retrieval.reasons import MENTOR_FIELDS, explain, relative_contributions
 
 DEFAULT_CANDIDATES = 200
 """Candidates per query that the ranker scores."""
-POOL_PER_MENTORS = 100
-"""The pool that the pre-ranker orders: one nearest mentor per 100 in the catalogue..."""
-MAX_DEFAULT_POOL = 1000
-"""...up to 1,000 (see :func:`default_pool`)."""
 REASONS_REFERENCE = 200
 """Reasons compare a mentor with the best this many candidates of its list (their mean
 per-feature contribution), so their cost does not grow with the candidate count."""
@@ -415,16 +412,6 @@ class Recommender:
                 "an existing mentee, or use recommend(profile=...) for a new one."
             ) from None
         return state.mentees.iloc[row], row
-
-
-def default_pool(n_mentors: int) -> int:
-    """How many nearest mentors the pre-ranker orders, for a catalogue of ``n_mentors``.
-
-    1% of the catalogue, at least :data:`DEFAULT_CANDIDATES` (so below 20,000 mentors no
-    pre-ranking happens) and at most 1,000, which recovered the NDCG lost to crowding at
-    100,000 mentors (see :mod:`ranking.preranker`).
-    """
-    return int(min(MAX_DEFAULT_POOL, max(DEFAULT_CANDIDATES, n_mentors // POOL_PER_MENTORS)))
 
 
 def _stage1(state: _State, queries: np.ndarray, exclude, n: int, pool: int):

@@ -6,7 +6,13 @@ import numpy as np
 
 from index import MentorIndex
 from index import spec as spec_module
-from index.build import RECALL_TARGET, recall_at_k, self_retrieval, tune_for_recall
+from index.build import (
+    DEPTH_RECALL_TARGET,
+    RECALL_TARGET,
+    recall_at_k,
+    self_retrieval,
+    tune_for_recall,
+)
 
 
 def unit_vectors(n: int, seed: int, dim: int = 384) -> np.ndarray:
@@ -52,8 +58,13 @@ def test_ivf_tuning_keeps_the_smallest_nprobe_that_reaches_the_target():
     tuned, recall = tune_for_recall(index, queries, auto=True)
     nprobe = tuned.search_params["nprobe"]
     assert tuned.spec == "IVF256,Flat" and recall >= RECALL_TARGET and nprobe < 256
+    depth = spec_module.default_pool(6000)  # 200: the depth a query reads
+    assert recall_at_k(tuned, queries, depth) >= DEPTH_RECALL_TARGET
+    assert tuned.manifest[f"recall_at_{depth}"] >= DEPTH_RECALL_TARGET
     if nprobe > 256 // spec_module.IVF_NPROBE_TUNE_FROM:  # the next smaller setting fell short
-        assert recall_at_k(tuned.with_search_params(nprobe=nprobe // 2), queries) < RECALL_TARGET
+        smaller = tuned.with_search_params(nprobe=nprobe // 2)
+        assert (recall_at_k(smaller, queries) < RECALL_TARGET
+                or recall_at_k(smaller, queries, depth) < DEPTH_RECALL_TARGET)
 
 
 def test_self_retrieval_counts_identical_twins_as_found():
