@@ -31,19 +31,11 @@ import pandas as pd
 from sklearn.linear_model import LinearRegression
 
 from db.errors import ArtifactError
-from ranking.features import pair_features, prepare_mentees
+from ranking.features import FEATURES, pair_features, prepare_mentees
 
-MENTOR_FEATURES = (
-    "mentor_experience_years",
-    "mentor_rating",
-    "mentor_rating_missing",
-    "mentor_acceptance_rate",
-    "mentor_total_mentees",
-    "mentor_load",
-    "mentor_num_domains",
-    "mentor_num_skills",
-)
-"""Pair features that depend on the mentor alone (see :func:`ranking.features.pair_features`)."""
+MENTOR_FEATURES = tuple(name for name in FEATURES if name.startswith("mentor_"))
+"""Pair features that depend on the mentor alone: by naming convention, the ``mentor_*``
+ones (see :func:`ranking.features.pair_features`)."""
 
 SIMILARITY = "bio_goal_similarity"
 FIT_MENTEES = 200

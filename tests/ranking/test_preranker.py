@@ -70,3 +70,15 @@ def test_nearest_pairs_are_the_most_similar():
         expected = 100 + np.argsort(-(mentors @ mentees[i]))[:5]
         assert set(pairs.loc[pairs["mentee_id"] == i, "mentor_id"]) == set(expected)
     assert len(nearest_pairs(np.arange(4), mentees, np.arange(100, 150), mentors, n=500)) == 4 * 50
+
+
+def test_mentor_features_do_not_depend_on_the_mentee(world):
+    mentees, mentors = world
+    columns = list(MENTOR_FEATURES)
+    assert len(columns) == 8
+    per_mentee = [
+        pair_features(mentees, mentors, pd.DataFrame({"mentee_id": m, "mentor_id": mentors["mentor_id"]}))
+        for m in mentees["mentee_id"].iloc[:3]
+    ]
+    for other in per_mentee[1:]:
+        pd.testing.assert_frame_equal(other[columns], per_mentee[0][columns])
