@@ -56,7 +56,8 @@ from db.errors import InvalidParameterError
 from db.synthetic import generate_world, refresh_world, true_match_probability, write_world
 from eval.metrics import ndcg_at_k
 from eval.stats import paired_comparison
-from retrieval import DEFAULT_CANDIDATES, default_pool
+from index.spec import DEFAULT_POOL
+from retrieval import DEFAULT_CANDIDATES
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ BATCH_PAIRS = 200_000_000
 OTHER_STAGE1 = {"200": {"candidates": 200, "pool": 200}, "1000": {"candidates": 1000, "pool": 1000}}
 """Stage 1 also measured without pre-ranking on the brute-force mentees: the nearest 200
 or the nearest 1,000 mentors all scored by the ranker, beside the default (the nearest
-:func:`retrieval.default_pool`, pre-ranked to 200)."""
+:data:`index.spec.DEFAULT_POOL`, pre-ranked to 200)."""
 FORMAT = "mentor-match-benchmark/1"
 SIZE_KEYS = (
     "p50_ms_known", "p95_ms_known", "p99_ms_known", "p50_ms_adhoc", "bruteforce_p50_ms",
@@ -401,7 +402,7 @@ def measure_size(base: BaseWorld, n: int, config: BenchmarkConfig, encoder) -> d
         if ndcg["bruteforce"] else None,
         "ndcg@10_diff_p_value": round(gap["p_value"], 4),
         "candidates": DEFAULT_CANDIDATES,
-        "pool": default_pool(n),
+        "pool": DEFAULT_POOL,
         **{f"ndcg@10_two_stage_{c}": ndcg[c] for c in OTHER_STAGE1},
         **{f"p50_ms_known_{c}": _pct(other[c][0], 50) for c in OTHER_STAGE1},
         "candidate_sources": round(candidate_sources, 1),
@@ -818,7 +819,7 @@ def _notes(config: BenchmarkConfig, result: dict[str, Any]) -> list[str]:
         "two orderings by one model, for held-out quality see scripts/evaluate.py.",
         f"Latency: {config.queries} mentees per size after {WARMUP_QUERIES} warm-up queries, k={K}, "
         "200 candidates for the ranker, pre-ranked (ranking.preranker) out of the nearest "
-        "retrieval.default_pool(N) (1% of the catalogue, 200 to 1,000); single-threaded "
+        f"{DEFAULT_POOL:,} (index.spec.DEFAULT_POOL); single-threaded "
         "(faiss.omp_set_num_threads(1), XGBoost nthread=1, BLAS and torch 1 thread). Known = cached goal vector; ad-hoc = the same mentee as a "
         "profile, goals encoded per query.",
         "Brute force = Recommender.eligible_pairs + score_pairs (pair features and the ranker "

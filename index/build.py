@@ -25,7 +25,7 @@ RECALL_TARGET = 0.99
 """recall@100 against exact search that an approximate index must reach on a sample."""
 
 DEPTH_RECALL_TARGET = 0.97
-"""Recall at the depth a query reads (:func:`index.spec.default_pool`, up to 1,000), which
+"""Recall at the depth a query reads (:data:`index.spec.DEFAULT_POOL`), which
 the index must also reach: the pre-ranker picks from that whole pool, and at 100,000
 mentors an IVF tuned for recall@100 alone (0.996) found only 0.89 of the nearest 1,000,
 which cost 0.7% NDCG@10."""
@@ -185,12 +185,12 @@ def tune_for_recall(
     if kind == "ivf":
         nlist = specs.ivf_nlist(index.faiss_index)
         index = index.with_search_params(nprobe=max(1, nlist // specs.IVF_NPROBE_TUNE_FROM))
-    depth = min(max(100, specs.default_pool(len(index))), len(index))
+    depth = min(specs.DEFAULT_POOL, len(index))
     truth, _ = index.exact_search(sample, depth)  # once: exact search is the costly part
 
     def measure(candidate: MentorIndex) -> tuple[float, float]:
         at_100 = recall_at_k(candidate, sample, 100, truth)
-        return at_100, recall_at_k(candidate, sample, depth, truth) if depth > 100 else at_100
+        return at_100, recall_at_k(candidate, sample, depth, truth)
 
     def enough(recalls: tuple[float, float]) -> bool:
         return recalls[0] >= RECALL_TARGET and recalls[1] >= DEPTH_RECALL_TARGET

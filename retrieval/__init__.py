@@ -5,13 +5,11 @@ from retrieval.recommender import (
     DEFAULT_CANDIDATES,
     Recommendation,
     Recommender,
-    default_pool,
 )
 
 __all__ = [
     "DEFAULT_CANDIDATES",
     "Recommendation",
     "Recommender",
-    "default_pool",
     "format_recommendations",
 ]

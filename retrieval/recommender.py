@@ -28,7 +28,7 @@ from db.errors import (
 from db.schema import LEVELS
 from embeddings import EmbeddingCache, Encoder
 from index import MentorIndex, RowFilter, check_staleness
-from index.spec import default_pool
+from index.spec import DEFAULT_POOL
 from ranking.features import FEATURES, pair_features, prepare_mentees, prepare_mentors
 from ranking.models import Ranker
 from ranking.preranker import Preranker
@@ -209,8 +209,8 @@ class Recommender:
     ) -> list[Recommendation]:
         """The ``k`` best mentors for a known mentee (``mentee_id``) or an ad-hoc ``profile``.
 
-        Stage 1 retrieves the ``pool`` mentors most similar by bio and goals (default:
-        :func:`default_pool` of the catalogue), never inactive or full mentors, mentors the
+        Stage 1 retrieves the ``pool`` mentors most similar by bio and goals (default
+        1,000: :data:`index.spec.DEFAULT_POOL`), never inactive or full mentors, mentors the
         mentee already contacted, or ids in ``exclude``; the pre-ranker
         (:mod:`ranking.preranker`) keeps the best ``candidates`` of them (default 200, at
         least ``k``); stage 2 scores those with the ranker. Fewer than ``k`` come back only
@@ -319,7 +319,7 @@ class Recommender:
     ) -> pd.DataFrame:
         """Stage 1 alone: the ``n`` candidates of each known mentee that the ranker would score.
 
-        The ``pool`` most similar eligible mentors (default :func:`default_pool`), of which
+        The ``pool`` most similar eligible mentors (default 1,000), of which
         the pre-ranker keeps ``n``, as in :meth:`recommend`; same exclusions. Returns
         columns mentee_id, mentor_id, similarity, in pre-ranker order within each mentee
         (whole mentees never split across rows).
@@ -400,7 +400,7 @@ class Recommender:
     @staticmethod
     def _pool(state: _State, value, where: str) -> int:
         if value is None:
-            return default_pool(len(state.index))
+            return DEFAULT_POOL
         return _check_int("pool", value, where)
 
     def _known_mentee(self, state: _State, mentee_id) -> tuple[pd.Series, int]:

@@ -58,7 +58,7 @@ def test_ivf_tuning_keeps_the_smallest_nprobe_that_reaches_the_target():
     tuned, recall = tune_for_recall(index, queries, auto=True)
     nprobe = tuned.search_params["nprobe"]
     assert tuned.spec == "IVF256,Flat" and recall >= RECALL_TARGET and nprobe < 256
-    depth = spec_module.default_pool(6000)  # 200: the depth a query reads
+    depth = spec_module.DEFAULT_POOL  # the depth a query reads
     assert recall_at_k(tuned, queries, depth) >= DEPTH_RECALL_TARGET
     assert tuned.manifest[f"recall_at_{depth}"] >= DEPTH_RECALL_TARGET
     if nprobe > 256 // spec_module.IVF_NPROBE_TUNE_FROM:  # the next smaller setting fell short

@@ -101,12 +101,14 @@ def test_reasons_compare_with_the_best_candidates_of_the_list(rec, monkeypatch):
             assert value == pytest.approx(relative[i, names.index(name)])
 
 
-def test_default_pool_grows_with_the_catalogue():
-    from retrieval import DEFAULT_CANDIDATES, default_pool
+def test_by_default_the_whole_pool_is_pre_ranked(rec):
+    from index.spec import DEFAULT_POOL
 
-    assert [default_pool(n) for n in (150, 20_000, 100_000, 1_000_000)] == [
-        DEFAULT_CANDIDATES, 200, 1000, 1000
-    ]
+    mentee = int(rec.mentee_ids[2])
+    default = rec.retrieve([mentee], 50, progress=False)
+    pd.testing.assert_frame_equal(default, rec.retrieve([mentee], 50, pool=DEFAULT_POOL, progress=False))
+    nearest = rec.retrieve([mentee], 50, pool=50, progress=False)
+    assert not default["mentor_id"].equals(nearest["mentor_id"])
 
 
 def test_preranker_orders_the_pool_and_the_ranker_scores_its_best(rec):
