@@ -53,6 +53,7 @@ from ranking.training import (
     TEST_SIZE,
     VALIDATION_SIZE,
     build_training_pairs,
+    distil_preranker,
     evaluate_models,
     make_pair_frame,
     train_models,
@@ -320,9 +321,14 @@ def evaluate(
     vectors = EmbeddingCache(artifacts / "cache").get_or_encode(
         encoder, dataset.mentees["goals"].tolist(), progress=progress
     ).vectors
+    # The deployed pipeline: the ranker with its pre-ranker, fitted as scripts/train.py does.
+    preranker = distil_preranker(
+        trained.models[REFERENCE], dataset, np.unique(groups[split.train]), encoder,
+        artifacts / "cache", seed,
+    )
     recommender = Recommender.from_components(
         index, trained.models[REFERENCE], dataset.mentors, dataset.mentees,
-        dataset.interactions, vectors,
+        dataset.interactions, vectors, preranker=preranker,
     )
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(test_mentees, min(pipeline_mentees, len(test_mentees)), replace=False))

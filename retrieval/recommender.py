@@ -140,11 +140,14 @@ class Recommender:
         mentee_vectors: np.ndarray | None = None,
         *,
         encoder: Encoder | None = None,
+        preranker: Preranker | None = None,
     ) -> Recommender:
         """A recommender over objects already in memory (no database, no artifacts folder).
 
         ``mentee_vectors`` are the goal embeddings aligned with ``mentees`` rows; when
         omitted they are encoded with ``encoder`` (default: the shipped MiniLM).
+        ``preranker`` defaults to the one in the ranker's manifest (none for a ranker that
+        was never published: candidates are then the nearest mentors).
         """
         _check_compatible(index, ranker, where="the given index and ranker")
         if mentee_vectors is None:
@@ -152,7 +155,7 @@ class Recommender:
             mentee_vectors = encoder.encode(mentees["goals"].tolist())
         if interactions is None:
             interactions = pd.DataFrame({"mentee_id": [], "mentor_id": []}, dtype=np.int64)
-        state = _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors)
+        state = _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors, preranker)
         return cls(state, encoder=encoder)
 
     def reload(self) -> None:
@@ -415,13 +418,14 @@ class Recommender:
 
 
 def _stage1(state: _State, queries: np.ndarray, exclude, n: int, pool: int):
-    """(ids, similarities) of the ``n`` candidates per query row: the ``pool`` nearest
-    eligible mentors, pre-ranked when the ranker carries a pre-ranker; -1 pads."""
-    pool = max(pool, n)
+    """(ids, similarities) of the ``n`` candidates per query row: the best ``n`` of the
+    ``pool`` nearest eligible mentors by the pre-ranker, or without one the ``n`` nearest;
+    -1 pads."""
+    pool = n if state.preranker is None else max(pool, n)
     ids, sims, rows = state.index.search(
         queries, pool, exclude=exclude, excluded_rows=state.ineligible_rows, with_rows=True
     )
-    if state.preranker is None or pool == n:
+    if pool == n:
         return ids, sims
     found = rows >= 0
     pre = state.preranker.similarity_weight * np.where(found, sims, 0.0) + state.prior[np.maximum(rows, 0)]
@@ -470,7 +474,9 @@ def _check_compatible(index: MentorIndex, ranker: Ranker, where: str) -> None:
         )
 
 
-def _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors) -> _State:
+def _build_state(
+    index, ranker, mentors, mentees, interactions, mentee_vectors, preranker=None
+) -> _State:
     mentee_vectors = np.asarray(mentee_vectors, dtype=np.float32)
     if len(mentee_vectors) != len(mentees):
         raise InvalidParameterError(
@@ -493,7 +499,7 @@ def _build_state(index, ranker, mentors, mentees, interactions, mentee_vectors) 
         for mentee, group in interactions.groupby("mentee_id")["mentor_id"]
     }
     prepared = prepare_mentors(catalogue.reset_index(drop=True))
-    preranker = Preranker.from_manifest(ranker.manifest)
+    preranker = preranker or Preranker.from_manifest(ranker.manifest)
     return _State(
         index=index,
         ranker=ranker,

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +266,20 @@ def test_inference_script_json_and_menu(world, rec):
 
     missing = _run_script(["--db-url", db_url, "--artifacts", str(artifacts / "nope"), "--mentee-id", "1"])
     assert missing.returncode == 1 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
+
+
+def test_without_a_preranker_the_candidates_are_the_nearest(world, rec):
+    state = rec._state
+    plain = Recommender.from_components(
+        state.index, state.ranker.__class__.load(world[1] / "ranker"), state.mentors.reset_index(drop=True),
+        state.mentees.reset_index(drop=True), mentee_vectors=state.mentee_vectors,
+    )
+    plain._state = replace(plain._state, preranker=None, prior=None)
+    mentee = int(rec.mentee_ids[4])
+    got = plain.retrieve([mentee], 40, pool=1000, progress=False)
+    assert len(got) == 40  # the pool is ignored: no pre-ranker to choose from it
+    ids, _ = state.index.search(
+        state.mentee_vectors[state.mentees.index.get_loc(mentee)][None, :], 40,
+        excluded_rows=state.ineligible_rows,
+    )
+    np.testing.assert_array_equal(got["mentor_id"].to_numpy(), ids[0])
