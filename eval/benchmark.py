@@ -103,8 +103,9 @@ class BenchmarkConfig:
     batch_mentees: int = 2000
     bruteforce_pairs: int = 30_000_000
     """Budget of pairs scored by brute force per size: fewer brute-force queries at large N
-    (300 at 100,000 mentors, about a minute; 50 mentees left the NDCG ratio's 95% interval
-    about +-3% wide, too wide to judge a 1% target)."""
+    (300 at 100,000 mentors, about a minute). The NDCG ratio's 95% interval is +-1.7% with
+    300 mentees and narrows with their square root: the 50 of an earlier budget (+-4%)
+    could not tell a 1% gap from none."""
     noise: float = NOISE_SIGMA
 
     @classmethod
