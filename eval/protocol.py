@@ -221,6 +221,13 @@ def pipeline_view(
         str(K): {name: values[i] for name, values in recall.items()}
         for i, K in enumerate(RECALL_KS)
     }
+    # What the ranker really sees: the default candidates, pre-ranked out of the pool.
+    chosen = recommender.retrieve(mentee_ids, progress=False)[["mentee_id", "mentor_id"]]
+    chosen = chosen.assign(rank=chosen.groupby("mentee_id", sort=False).cumcount() + 1)
+    n_chosen = int(chosen["rank"].max()) if len(chosen) else 0
+    out["stage1_recall_preranked"] = {
+        name: _stage1_recall(ref, chosen, [max(n_chosen, 1)])[0] for name, ref in references.items()
+    } | {"candidates": n_chosen}
     lists = top.loc[top["rank"] <= k, "mentor_id"]
     catalogue = int(pairs["mentor_id"].nunique())
     out["coverage"] = coverage(lists.to_numpy(), catalogue)

@@ -125,6 +125,11 @@ def test_stage1_recall_grows_with_k_and_reaches_one(evaluated):
         assert all(0.0 <= v <= 1.0 for v in curve)
         assert curve == sorted(curve)
         assert curve[-1] == pytest.approx(1.0)  # 500 candidates > 150 mentors
+    # The ranker's candidates after pre-ranking: here every eligible mentor (< 200).
+    chosen = evaluated.report["pipeline"]["stage1_recall_preranked"]
+    assert 0 < chosen["candidates"] <= 150
+    assert chosen["exact"] == pytest.approx(1.0) and chosen["oracle"] == pytest.approx(1.0)
+    assert f"| {chosen['candidates']} pre-ranked |" in (evaluated.report_dir / "report.md").read_text()
 
 
 def test_report_files_exist_and_html_inlines_every_plot(evaluated):
