@@ -455,8 +455,8 @@ def build_like_operator(
 def measure_encoder(base: BaseWorld, encoder, config: BenchmarkConfig) -> dict[str, Any]:
     """Texts per second of plain sentence-transformers (the reference) and of
     :class:`embeddings.Encoder` in float32 and in bfloat16 on the same base bios and goals;
-    how close the backend that ``precision="auto"`` picks here comes to the reference's
-    vectors, and the two-stage NDCG@10 on the base world with its vectors and with the
+    how close the vectors at ``encoder``'s precision (``auto`` by default: bfloat16 where the
+    CPU has AMX) come to the reference's, and the two-stage NDCG@10 on the base world with its vectors and with the
     reference's."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -482,7 +482,7 @@ def measure_encoder(base: BaseWorld, encoder, config: BenchmarkConfig) -> dict[s
         t0 = time.perf_counter()
         vectors[name] = np.asarray(encode(texts), dtype=np.float32)
         seconds[name] = time.perf_counter() - t0
-    backend = f"torch-{Encoder(encoder.model_dir).precision}"  # what "auto" picks on this CPU
+    backend = f"torch-{encoder.precision}"  # the precision the measured encoder runs at
     cosine = np.einsum("ij,ij->i", vectors[backend], vectors["reference"])
     result = {
         "backend": backend,
