@@ -32,7 +32,9 @@ demo: $(STAMP)
 	$(PY) scripts/inference.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART) --k 5 --mentee-id 1 2 3
 	@echo "Report: $(DEMO_REPORT)/report.html  Try: $(PY) scripts/inference.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART)"
 
+# lint-imports first: a wrong arrow between the layers (pyproject.toml) fails the run.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -1,76 +1,47 @@
-"""Data layer: schema, engine from a URL, validated loading, synthetic data with ground truth."""
+"""Data layer: schema, engine from a URL, validated loading and writing.
 
-from db.engine import get_engine, resolve_db_url
-from db.fingerprint import data_fingerprint
-from db.loading import (
-    Dataset,
-    check_references,
-    create_schema,
-    drop_schema,
-    load_dataset,
-    load_feedback,
-    load_interactions,
-    load_mentees,
-    load_mentors,
-    table_row_counts,
-    timezone_offset_hours,
-    validate_frame,
-)
-from db.schema import (
-    CORE_TABLES,
-    TRUTH_TABLES,
-    interactions,
-    mentees,
-    mentors,
-    metadata,
-    recommendation_feedback,
-    synthetic_mentee_truth,
-    synthetic_mentor_truth,
-)
-from db.synthetic import (
-    SyntheticWorld,
-    attach_truth,
-    experience_effect,
-    generate_world,
-    load_truth,
-    refresh_world,
-    summarize,
-    true_match_probability,
-    write_world,
-)
+The synthetic worlds that tests and evaluation generate live in :mod:`synthetic`. Names
+are imported from their modules on first use, so ``import db.fingerprint`` stays light.
+"""
 
-__all__ = [
-    "CORE_TABLES",
-    "TRUTH_TABLES",
-    "Dataset",
-    "SyntheticWorld",
-    "attach_truth",
-    "check_references",
-    "create_schema",
-    "data_fingerprint",
-    "drop_schema",
-    "experience_effect",
-    "generate_world",
-    "get_engine",
-    "interactions",
-    "load_dataset",
-    "load_feedback",
-    "load_interactions",
-    "load_mentees",
-    "load_mentors",
-    "load_truth",
-    "mentees",
-    "mentors",
-    "metadata",
-    "recommendation_feedback",
-    "refresh_world",
-    "resolve_db_url",
-    "summarize",
-    "synthetic_mentee_truth",
-    "synthetic_mentor_truth",
-    "table_row_counts",
-    "timezone_offset_hours",
-    "true_match_probability",
-    "validate_frame",
-    "write_world",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "get_engine": "db.engine",
+    "resolve_db_url": "db.engine",
+    "data_fingerprint": "db.fingerprint",
+    "Dataset": "db.loading",
+    "check_references": "db.loading",
+    "create_schema": "db.loading",
+    "drop_schema": "db.loading",
+    "load_dataset": "db.loading",
+    "load_feedback": "db.loading",
+    "load_interactions": "db.loading",
+    "load_mentees": "db.loading",
+    "load_mentors": "db.loading",
+    "table_row_counts": "db.loading",
+    "timezone_offset_hours": "db.loading",
+    "validate_frame": "db.loading",
+    "CORE_TABLES": "db.schema",
+    "TRUTH_TABLES": "db.schema",
+    "interactions": "db.schema",
+    "mentees": "db.schema",
+    "mentors": "db.schema",
+    "metadata": "db.schema",
+    "recommendation_feedback": "db.schema",
+    "synthetic_mentee_truth": "db.schema",
+    "synthetic_mentor_truth": "db.schema",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    # Lazy: ``import db.fingerprint`` (the index's staleness check) must not load SQLAlchemy.
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'db' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), name)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from db.errors import DatabaseUnavailableError
+from mentor_match.errors import DatabaseUnavailableError
 
 DEFAULT_DB_URL = "sqlite:///mentor_match.db"
 ENV_VAR = "MENTOR_MATCH_DB_URL"

@@ -33,7 +33,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db.engine import ENV_VAR
-from db.errors import DatabaseUnavailableError, DataValidationError, SchemaError
 from db.schema import (
     CORE_TABLES,
     LEVELS,
@@ -45,6 +44,7 @@ from db.schema import (
     metadata,
     recommendation_feedback,
 )
+from mentor_match.errors import DatabaseUnavailableError, DataValidationError, SchemaError
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
-from db.errors import ArtifactError
 from embeddings.encoder import clean_texts
+from mentor_match.errors import ArtifactError
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from db.errors import ArtifactError, InvalidParameterError
+from mentor_match.errors import ArtifactError, InvalidParameterError
 
 logger = logging.getLogger(__name__)
 

@@ -52,12 +52,12 @@ import psutil
 from threadpoolctl import threadpool_limits
 
 from db.engine import get_engine
-from db.errors import InvalidParameterError
-from db.synthetic import generate_world, refresh_world, true_match_probability, write_world
 from eval.metrics import ndcg_at_k
 from eval.stats import paired_comparison
 from index.spec import DEFAULT_POOL
+from mentor_match.errors import InvalidParameterError
 from retrieval import DEFAULT_CANDIDATES
+from synthetic import generate_world, refresh_world, true_match_probability, write_world
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def make_catalogue(
 
 def measure_size(base: BaseWorld, n: int, config: BenchmarkConfig, encoder) -> dict[str, Any]:
     """Every per-size number of the issue for a catalogue of ``n`` mentors."""
-    from index.build import recall_at_k
+    from index.build import search_recall
     from retrieval import Recommender
 
     rng = np.random.default_rng([config.seed, n])
@@ -347,7 +347,7 @@ def measure_size(base: BaseWorld, n: int, config: BenchmarkConfig, encoder) -> d
     rss = psutil.Process().memory_info().rss
     eligible = int((mentors["current_mentees"] < mentors["max_mentees"]).sum())  # all are active
     query_vectors = base.goal_vectors[pd.Index(mentee_ids).get_indexer(queries)]
-    recall = recall_at_k(index, np.unique(query_vectors, axis=0), RECALL_K)
+    recall = search_recall(index, np.unique(query_vectors, axis=0), RECALL_K)
 
     profiles = [_profile(base.mentees, m) for m in queries]
     n_brute = int(np.clip(config.bruteforce_pairs // max(eligible, 1), BRUTEFORCE_MIN_QUERIES, config.queries))
@@ -848,5 +848,5 @@ def _notes(config: BenchmarkConfig, result: dict[str, Any]) -> list[str]:
         "Encoder: the same bios and goals encoded by plain SentenceTransformer.encode (the "
         "reference) and by embeddings.Encoder. Rebuild: scripts/build_index.py's "
         "build_index_from_db on the base world with an empty embedding cache (model already "
-        "loaded) vs again after db.synthetic.refresh_world(fraction=0.05).",
+        "loaded) vs again after synthetic.refresh_world(fraction=0.05).",
     ]

@@ -43,7 +43,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from db.errors import InvalidParameterError
+from mentor_match.errors import InvalidParameterError
 
 ArrayLike = Sequence[float] | np.ndarray | pd.Series
 

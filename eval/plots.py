@@ -17,8 +17,8 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
-from db.errors import InvalidParameterError
 from eval.metrics import roc_auc
+from mentor_match.errors import InvalidParameterError
 
 __all__ = [
     "plot_calibration",

@@ -36,18 +36,17 @@ import numpy as np
 import pandas as pd
 
 from db.engine import get_engine
-from db.errors import (
+from db.loading import load_dataset
+from eval.metrics import ndcg_at_ks_per_query, ndcg_per_query
+from eval.report import CLASSIFICATION_KEYS, MODEL_NAMES, ndcg_curve, ranking_summary, write_report
+from eval.stats import compare_to_reference, coverage, gini
+from mentor_match.errors import (
     ArtifactError,
     DataValidationError,
     InvalidParameterError,
     NotEnoughDataError,
     SchemaError,
 )
-from db.loading import load_dataset
-from db.synthetic import load_truth, true_match_probability
-from eval.metrics import ndcg_at_ks_per_query, ndcg_per_query
-from eval.report import CLASSIFICATION_KEYS, MODEL_NAMES, ndcg_curve, ranking_summary, write_report
-from eval.stats import compare_to_reference, coverage, gini
 from ranking.splits import GroupedSplit, grouped_split
 from ranking.training import (
     TEST_SIZE,
@@ -58,6 +57,7 @@ from ranking.training import (
     make_pair_frame,
     train_models,
 )
+from synthetic import load_truth, true_match_probability
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def pipeline_view(
 ) -> tuple[dict[str, Any], dict[str, list]]:
     """End-to-end view for ``mentee_ids``: report["pipeline"] and the stage-1 recall curve.
 
-    ``truth`` is (mentees, mentors) with the synthetic truth columns (:func:`db.load_truth`);
+    ``truth`` is (mentees, mentors) with the synthetic truth columns (:func:`synthetic.load_truth`);
     the gain of a pair is its ``p_match``. Every ordering is scored over all pairs of
     :meth:`~retrieval.Recommender.eligible_pairs`, so a good mentor that stage 1 misses
     counts against the pipeline. NDCG is reported at 10 (the public keys) and at ``k``.

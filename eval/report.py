@@ -49,7 +49,6 @@ from typing import Any
 
 import numpy as np
 
-from db.errors import InvalidParameterError
 from eval.metrics import (
     ArrayLike,
     average_precision_per_query,
@@ -64,6 +63,7 @@ from eval.plots import (
     plot_stage1_recall,
 )
 from eval.stats import bootstrap_ci, bootstrap_means
+from mentor_match.errors import InvalidParameterError
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from db.errors import InvalidParameterError
+from mentor_match.errors import InvalidParameterError
 
 __all__ = [
     "ConfidenceInterval",

@@ -5,6 +5,7 @@ use, so the query path (``import index``) does not pull in the database loaders 
 """
 
 from index.ann import MentorIndex, RowFilter
+from index.publish import publish_index
 from index.spec import AUTO_APPROX_FROM, resolve_spec
 from index.staleness import (
     StaleReport,
@@ -12,7 +13,7 @@ from index.staleness import (
     mentor_content_hashes,
     mentor_fingerprint,
 )
-from index.store import publish_index, read_manifest
+from index.store import read_manifest
 
 __all__ = [
     "AUTO_APPROX_FROM",

@@ -23,8 +23,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from db.errors import InvalidParameterError, NotEnoughDataError, UnknownEntityError
 from index import spec as specs
+from index import store
+from mentor_match.errors import InvalidParameterError, NotEnoughDataError, UnknownEntityError
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ TIGHT_FRACTION = 0.25
 bypassed for exact search over the eligible rows (HNSW/IVF lose recall under tight filters)."""
 
 _QUERY_CHUNK = 256  # queries per exact-search block: bounds the (queries x eligible) matrix
-
-FORMAT = "mentor-match-index/1"
 
 ExcludeArg = None | Sequence[int] | np.ndarray | Sequence[Sequence[int] | np.ndarray]
 
@@ -164,7 +163,6 @@ class MentorIndex:
                 ) from None
         index.add(vectors)
         manifest = {
-            "format": FORMAT,
             "encoder": str(encoder_identity),
             "dim": int(vectors.shape[1]),
             "count": int(len(ids)),
@@ -186,7 +184,11 @@ class MentorIndex:
     def with_search_params(self, **params: int) -> MentorIndex:
         """A view with other default search parameters (same vectors and FAISS index)."""
         _, search = specs.split_params(params)
-        manifest = {**self.manifest, "search_params": {**self.search_params, **search}}
+        return self.with_manifest_fields(search_params={**self.search_params, **search})
+
+    def with_manifest_fields(self, **fields: object) -> MentorIndex:
+        """A view whose manifest also records ``fields`` (same vectors and FAISS index)."""
+        manifest = {**self.manifest, **fields}
         return MentorIndex(self.ids, self.vectors, self.faiss_index, manifest, self.content_hashes)
 
     # ------------------------------------------------------------------ lookups
@@ -395,9 +397,11 @@ class MentorIndex:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the folder: index.faiss, ids.npy, vectors.npy, content.npy, manifest.json."""
-        from index.store import write_index_folder
-
-        return write_index_folder(self, Path(path))
+        folder = Path(path)
+        self.manifest = store.write_index_folder(
+            folder, self.ids, self.vectors, self.faiss_index, dict(self.manifest), self.content_hashes
+        )
+        return folder
 
     @classmethod
     def load(
@@ -408,11 +412,8 @@ class MentorIndex:
         ``expected_encoder`` (an identity string or an object with ``identity``) and
         ``expected_dim`` refuse an index made by another encoder.
         """
-        from index.store import read_index_folder
-
-        return read_index_folder(
-            cls, Path(path), expected_encoder=expected_encoder, expected_dim=expected_dim
-        )
+        stored = store.read_index_folder(path, expected_encoder=expected_encoder, expected_dim=expected_dim)
+        return cls(stored.ids, stored.vectors, stored.faiss_index, stored.manifest, stored.content_hashes)
 
 
 def _as_ids(values) -> np.ndarray:

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from db.engine import get_engine
-from db.errors import ArtifactError, NotEnoughDataError
 from db.loading import load_mentees, load_mentors
 from embeddings import EmbeddingCache, Encoder
 from index import spec as specs
 from index.ann import MentorIndex
+from index.publish import publish_index
 from index.staleness import mentor_content_hashes, mentor_fingerprint
-from index.store import publish_index
+from mentor_match.errors import ArtifactError, NotEnoughDataError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ class BuildSummary:
     search_params: dict = field(default_factory=dict)
     recall_at_100: float | None = None
     self_retrieval: float = 1.0
-    self_retrieval_ok: bool = True
     encode_seconds: float = 0.0
     seconds: float = 0.0
     index_bytes: int = 0
@@ -141,7 +140,6 @@ def build_index_from_db(
         search_params=index.search_params,
         recall_at_100=recall,
         self_retrieval=round(share, 4),
-        self_retrieval_ok=True,
         encode_seconds=round(encode_seconds, 3),
         seconds=round(time.perf_counter() - started, 3),
         index_bytes=int(sum(meta["bytes"] for meta in files.values())),
@@ -149,10 +147,12 @@ def build_index_from_db(
     )
 
 
-def recall_at_k(
+def search_recall(
     index: MentorIndex, queries: np.ndarray, k: int = 100, truth: np.ndarray | None = None
 ) -> float:
-    """Mean share of the exact top-``k`` that ``index.search`` returns in its top ``k``.
+    """Mean share of the exact top-``k`` that ``index.search`` returns in its top ``k``: how
+    well the ANN index approximates exact search (not a ranking metric over relevance labels;
+    that is :func:`eval.metrics.recall_at_k`).
 
     ``truth``: the exact top ``k`` or more of each query (ids, best first), if known.
     """
@@ -189,8 +189,8 @@ def tune_for_recall(
     truth, _ = index.exact_search(sample, depth)  # once: exact search is the costly part
 
     def measure(candidate: MentorIndex) -> tuple[float, float]:
-        at_100 = recall_at_k(candidate, sample, 100, truth)
-        return at_100, recall_at_k(candidate, sample, depth, truth)
+        at_100 = search_recall(candidate, sample, 100, truth)
+        return at_100, search_recall(candidate, sample, depth, truth)
 
     def enough(recalls: tuple[float, float]) -> bool:
         return recalls[0] >= RECALL_TARGET and recalls[1] >= DEPTH_RECALL_TARGET
@@ -218,8 +218,9 @@ def tune_for_recall(
             content_hashes=index.content_hashes,
         )
         return flat, None
-    index.manifest["recall_at_100"] = round(recall, 4)
-    index.manifest[f"recall_at_{depth}"] = round(recalls[1], 4)
+    index = index.with_manifest_fields(
+        **{"recall_at_100": round(recall, 4), f"recall_at_{depth}": round(recalls[1], 4)}
+    )
     return index, round(recall, 4)
 
 

@@ -37,7 +37,7 @@ import math
 import faiss
 import numpy as np
 
-from db.errors import InvalidParameterError
+from mentor_match.errors import InvalidParameterError
 
 AUTO_APPROX_FROM = 50_000
 """Catalogues at least this large get an IVF index under ``auto``; smaller ones exact search

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from db.errors import SchemaError
 from db.fingerprint import data_fingerprint
 from index.ann import MentorIndex
 from index.store import CONTENT_FILE, IDS_FILE, read_manifest
+from mentor_match.errors import SchemaError
 
 CONTENT_COLUMNS = ("mentor_id", "bio", "availability", "updated_at")
 

@@ -42,9 +42,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from db.errors import DataValidationError, InvalidParameterError, UnknownEntityError
 from db.loading import timezone_offset_hours
 from db.schema import LEVEL_YEARS, LEVELS
+from mentor_match.errors import DataValidationError, InvalidParameterError, UnknownEntityError
 
 FEATURES: tuple[str, ...] = (
     "domain_overlap",

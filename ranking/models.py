@@ -2,7 +2,7 @@
 
 Everything here follows scikit-learn's estimator contract: the constructor only stores
 parameters, ``fit`` returns self, learned state ends in ``_``, using an unfitted model
-raises :class:`db.errors.NotFittedError`, and ``clone``/``get_params`` work.
+raises :class:`mentor_match.errors.NotFittedError`, and ``clone``/``get_params`` work.
 
 A saved ranker is a folder: the booster in its library's own format (XGBoost
 ``model.json``, LightGBM ``model.txt``) plus ``manifest.json`` (objective, parameters,
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
-from datetime import datetime, timezone
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from db.artifacts import sha256_file
-from db.errors import ArtifactError, InvalidParameterError, NotFittedError
+from mentor_match.artifacts import Manifest
+from mentor_match.errors import ArtifactError, InvalidParameterError, NotFittedError
 from ranking.features import FEATURE_VERSION, FEATURES
 
 logger = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ OBJECTIVES: dict[str, str] = {
     "rank:ndcg": "xgboost",
     "lambdarank": "lightgbm",
 }
-MANIFEST = "manifest.json"
-FORMAT = "mentor-match-ranker"
+KIND, VERSION = "ranker", 2  # version 1 had its own manifest layout, without a self-checksum
+RETRAIN = "Retrain with scripts/train.py to write a fresh ranker folder."
 MODEL_FILES = {"xgboost": "model.json", "lightgbm": "model.txt"}
 
 
@@ -127,7 +127,7 @@ class Ranker(BaseEstimator):
             ) from None
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Mapping[str, Any]:
         """The manifest this ranker was loaded from or last saved with ({} otherwise)."""
         return getattr(self, "manifest_", {})
 
@@ -351,10 +351,8 @@ class Ranker(BaseEstimator):
             self.booster_.save_model(str(folder / model_name))
         except (OSError, xgb.core.XGBoostError, lgb.basic.LightGBMError) as exc:
             raise ArtifactError(f"Cannot write the ranker into {str(folder)!r}: {exc}") from None
-        manifest = {
+        fields = {
             **(metadata or {}),
-            "format": FORMAT,
-            "format_version": 1,
             "objective": self.objective,
             "library": self.library,
             "model_file": model_name,
@@ -365,10 +363,11 @@ class Ranker(BaseEstimator):
             "n_groups": self.n_groups_,
             "best_iteration": int(self.best_iteration_),
             "versions": _versions(),
-            "checksums": {model_name: sha256_file(folder / model_name)},
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        try:
+            manifest = Manifest.write(folder, KIND, VERSION, fields, files=[model_name])
+        except OSError as exc:
+            raise ArtifactError(f"Cannot write the ranker into {str(folder)!r}: {exc}") from None
         self.manifest_ = manifest
         return folder
 
@@ -376,37 +375,21 @@ class Ranker(BaseEstimator):
     def load(cls, folder: str | Path) -> Ranker:
         """A ranker saved by :meth:`save`; refuses a missing, truncated or mismatched folder."""
         folder = Path(folder)
-        fix = "Retrain with scripts/train.py to write a fresh ranker folder."
-        manifest_path = folder / MANIFEST
-        if not manifest_path.is_file():
-            raise ArtifactError(f"No ranker in {str(folder)!r}: {MANIFEST} is missing. {fix}")
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(f"Unreadable ranker manifest {str(manifest_path)!r}: {exc}. {fix}") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ArtifactError(f"{str(manifest_path)!r} is not a mentor-match ranker manifest. {fix}")
+        manifest = Manifest.read(folder, KIND, VERSION, fix=RETRAIN)
         library = OBJECTIVES.get(manifest.get("objective"))
         model_name = manifest.get("model_file")
-        if library is None or model_name != MODEL_FILES[library]:
+        if library is None or model_name != MODEL_FILES[library] or model_name not in manifest.files:
             raise ArtifactError(
                 f"The ranker manifest in {str(folder)!r} names objective "
-                f"{manifest.get('objective')!r} and file {model_name!r}, which do not fit. {fix}"
+                f"{manifest.get('objective')!r} and file {model_name!r}, which do not fit. {RETRAIN}"
             )
         model_path = folder / model_name
-        if not model_path.is_file():
-            raise ArtifactError(f"The ranker model file {str(model_path)!r} is missing. {fix}")
-        if sha256_file(model_path) != manifest.get("checksums", {}).get(model_name):
-            raise ArtifactError(
-                f"The ranker model file {str(model_path)!r} does not match its manifest "
-                f"checksum (truncated or changed). {fix}"
-            )
         names = manifest.get("feature_names")
         if tuple(names or ()) == FEATURES and manifest.get("feature_version") != FEATURE_VERSION:
             raise ArtifactError(
                 f"The ranker in {str(folder)!r} was trained on feature version "
                 f"{manifest.get('feature_version')!r}; this code makes version "
-                f"{FEATURE_VERSION!r}. {fix}"
+                f"{FEATURE_VERSION!r}. {RETRAIN}"
             )
         try:
             if library == "xgboost":
@@ -415,7 +398,7 @@ class Ranker(BaseEstimator):
             else:
                 booster = lgb.Booster(model_file=str(model_path))
         except (xgb.core.XGBoostError, lgb.basic.LightGBMError, ValueError) as exc:
-            raise ArtifactError(f"Cannot read the ranker model {str(model_path)!r}: {exc}. {fix}") from None
+            raise ArtifactError(f"Cannot read the ranker model {str(model_path)!r}: {exc}. {RETRAIN}") from None
         params = dict(manifest.get("params", {}))
         ranker = cls(**params)
         if library == "xgboost":

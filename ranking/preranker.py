@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LinearRegression
 
-from db.errors import ArtifactError
+from mentor_match.errors import ArtifactError
 from ranking.features import FEATURES, pair_features, prepare_mentees
 
 MENTOR_FEATURES = tuple(name for name in FEATURES if name.startswith("mentor_"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
-from db.errors import InvalidParameterError, NotEnoughDataError
+from mentor_match.errors import InvalidParameterError, NotEnoughDataError
 
 
 @dataclass(frozen=True)

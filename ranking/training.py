@@ -31,12 +31,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, ParameterGrid
 from tqdm.auto import tqdm
 
-from db.artifacts import publish_folder
 from db.engine import get_engine
-from db.errors import InvalidParameterError, NotEnoughDataError
 from db.fingerprint import data_fingerprint
 from db.loading import load_dataset
 from eval.metrics import classification_metrics, gauc, ndcg_at_k
+from mentor_match.artifacts import publish_folder
+from mentor_match.errors import InvalidParameterError, NotEnoughDataError
 from ranking.features import interaction_labels, pair_features
 from ranking.models import Ranker, make_baselines
 from ranking.preranker import FIT_MENTEES, Preranker, fit_preranker, nearest_pairs

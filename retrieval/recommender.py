@@ -19,16 +19,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from db import get_engine, load_interactions, load_mentees, load_mentors
-from db.errors import (
+from db.schema import LEVELS
+from embeddings import EmbeddingCache, Encoder
+from index import MentorIndex, RowFilter, check_staleness
+from index.spec import DEFAULT_POOL
+from mentor_match.errors import (
     ArtifactError,
     InvalidParameterError,
     StaleArtifactError,
     UnknownEntityError,
 )
-from db.schema import LEVELS
-from embeddings import EmbeddingCache, Encoder
-from index import MentorIndex, RowFilter, check_staleness
-from index.spec import DEFAULT_POOL
 from ranking.features import FEATURES, pair_features, prepare_mentees, prepare_mentors
 from ranking.models import Ranker
 from ranking.preranker import Preranker

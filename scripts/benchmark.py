@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from db.errors import InvalidParameterError, MentorMatchError  # noqa: E402
 from eval.benchmark import BenchmarkConfig, format_markdown, run_benchmark  # noqa: E402
+from mentor_match.errors import InvalidParameterError, MentorMatchError  # noqa: E402
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from db.errors import MentorMatchError  # noqa: E402
 from embeddings import PRECISIONS, Encoder  # noqa: E402
 from index import build_index_from_db  # noqa: E402
+from mentor_match.errors import MentorMatchError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

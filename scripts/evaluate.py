@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from db.errors import MentorMatchError  # noqa: E402
 from eval.protocol import evaluate, headline_tables  # noqa: E402
+from mentor_match.errors import MentorMatchError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

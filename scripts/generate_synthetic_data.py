@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from db import generate_world, get_engine, refresh_world, summarize, write_world  # noqa: E402
-from db.errors import MentorMatchError  # noqa: E402
+from db import get_engine  # noqa: E402
+from mentor_match.errors import MentorMatchError  # noqa: E402
+from synthetic import generate_world, refresh_world, summarize, write_world  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

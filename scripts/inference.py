@@ -12,7 +12,7 @@ import json
 import random
 import sys
 
-from db.errors import MentorMatchError
+from mentor_match.errors import MentorMatchError
 from retrieval import Recommender, format_recommendations
 
 PAGE = 20

@@ -73,3 +73,18 @@ def encoder():
     from embeddings import Encoder
 
     return Encoder()
+
+
+@pytest.fixture(scope="session")
+def small_world():
+    """60 mentors, 120 mentees, 6 contacts each: big enough for every data-layer case, fast to make."""
+    from synthetic import generate_world
+
+    return generate_world(n_mentors=60, n_mentees=120, interactions_per_mentee=6, seed=7)
+
+
+@pytest.fixture(scope="session")
+def db_pg_url(new_pg_database) -> str:
+    """A PostgreSQL database of the data-layer tests' own, so dropping and refilling tables
+    there cannot disturb other packages' tests."""
+    return new_pg_database()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from db import generate_world, get_engine, load_dataset
+from db import get_engine, load_dataset
+from synthetic import generate_world
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = ["--mentors", "30", "--mentees", "50", "--interactions-per-mentee", "3"]

@@ -18,12 +18,11 @@ from db import (
     load_interactions,
     load_mentees,
     load_mentors,
-    load_truth,
     mentors,
     timezone_offset_hours,
-    write_world,
 )
-from db.errors import DatabaseUnavailableError, DataValidationError, SchemaError
+from mentor_match.errors import DatabaseUnavailableError, DataValidationError, SchemaError
+from synthetic import load_truth, write_world
 
 
 def _assert_world_loaded(engine, world) -> None:

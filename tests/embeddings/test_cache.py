@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from db.errors import InvalidParameterError
 from embeddings import CachedEncoder, EmbeddingCache, text_keys
 from embeddings import cache as cache_module
+from mentor_match.errors import InvalidParameterError
 
 TEXTS = ["backend engineering in Go", "UX research for healthcare", "ML for search ranking"]
 

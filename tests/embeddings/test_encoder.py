@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from db.errors import ArtifactError, InvalidParameterError
 from embeddings import Encoder, default_model_dir
+from mentor_match.errors import ArtifactError, InvalidParameterError
 
 
 def test_paraphrase_is_nearer_than_unrelated_text(encoder):

@@ -18,8 +18,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from db.errors import InvalidParameterError
 from eval import metrics as M
+from mentor_match.errors import InvalidParameterError
 
 TOL = 1e-9
 

@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from db import generate_world, get_engine, load_dataset, write_world
-from db.errors import ArtifactError, InvalidParameterError
-from db.synthetic import SyntheticWorld
+from db import get_engine, load_dataset
 from embeddings import EmbeddingCache
 from eval.protocol import RECALL_KS, evaluate, headline_tables, pipeline_view, split_by_mentee
 from eval.report import MODEL_NAMES, PLOT_FILES, validate_report
 from index import MentorIndex, build_index_from_db
+from mentor_match.errors import ArtifactError, InvalidParameterError
 from ranking.training import build_training_pairs, make_pair_frame, make_ranker
 from retrieval import Recommender
+from synthetic import SyntheticWorld, generate_world, write_world
 
 pytestmark = pytest.mark.slow
 

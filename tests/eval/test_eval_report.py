@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from db.errors import InvalidParameterError
 from eval.metrics import classification_metrics, gauc, ndcg_at_k, ndcg_per_query
 from eval.report import (
     MODEL_NAMES,
@@ -24,6 +23,7 @@ from eval.report import (
     write_report,
 )
 from eval.stats import bootstrap_ci, compare_to_reference
+from mentor_match.errors import InvalidParameterError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STAGE1_KS = [10, 20, 50, 100, 200, 500]

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from scipy.stats import bootstrap, wilcoxon
 
-from db.errors import InvalidParameterError
 from eval.stats import (
     bootstrap_ci,
     bootstrap_means,
@@ -18,6 +17,7 @@ from eval.stats import (
     gini,
     paired_comparison,
 )
+from mentor_match.errors import InvalidParameterError
 
 
 def ndcg_like(n: int, seed: int) -> np.ndarray:

@@ -8,9 +8,9 @@ import faiss
 import numpy as np
 import pytest
 
-from db.errors import InvalidParameterError, UnknownEntityError
 from index import AUTO_APPROX_FROM, MentorIndex, resolve_spec
 from index import ann as ann_module
+from mentor_match.errors import InvalidParameterError, UnknownEntityError
 
 
 def unit_vectors(n: int, seed: int, dim: int = 384) -> np.ndarray:

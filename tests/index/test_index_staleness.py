@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from db.errors import SchemaError
 from index import MentorIndex, check_staleness, mentor_content_hashes, mentor_fingerprint
+from mentor_match.errors import SchemaError
 
 
 def mentors_frame(n: int = 20) -> pd.DataFrame:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import faiss
 import numpy as np
 import pytest
 
-from db import artifacts as artifacts_module
-from db.errors import ArtifactError
 from index import MentorIndex, publish_index, read_manifest
+from mentor_match.artifacts import STALE_TMP_SECONDS
+from mentor_match.errors import ArtifactError
 
 
 def unit_vectors(n: int, seed: int, dim: int = 384) -> np.ndarray:
@@ -146,9 +148,12 @@ def test_a_plain_index_folder_is_replaced_and_unwritable_targets_fail_cleanly(tm
         publish_index(make_index(n=10), blocker / "artifacts")
 
 
-def test_stale_temporary_folders_of_killed_builds_are_removed(tmp_path, monkeypatch):
+def test_stale_temporary_folders_of_killed_builds_are_removed(tmp_path):
     artifacts = tmp_path / "artifacts"
-    (artifacts / ".index-tmp-killed").mkdir(parents=True)
-    monkeypatch.setattr(artifacts_module, "STALE_TMP_SECONDS", 0)
+    killed, running = artifacts / ".index-tmp-killed", artifacts / ".index-tmp-running"
+    killed.mkdir(parents=True)
+    running.mkdir()
+    old = time.time() - STALE_TMP_SECONDS - 60
+    os.utime(killed, (old, old))  # left by a build killed over an hour ago
     publish_index(make_index(n=20), artifacts)
-    assert not list(artifacts.glob(".index-tmp-*"))
+    assert not killed.exists() and running.exists()  # a younger one may be a build in progress

@@ -9,7 +9,7 @@ from index import spec as spec_module
 from index.build import (
     DEPTH_RECALL_TARGET,
     RECALL_TARGET,
-    recall_at_k,
+    search_recall,
     self_retrieval,
     tune_for_recall,
 )
@@ -29,7 +29,7 @@ def hnsw(n: int = 4000, ef: int = 16) -> MentorIndex:
 def test_tuning_raises_ef_search_until_recall_reaches_the_target():
     index = hnsw()
     queries = unit_vectors(100, 1)
-    assert recall_at_k(index, queries) < RECALL_TARGET  # efSearch 16 is not enough here
+    assert search_recall(index, queries) < RECALL_TARGET  # efSearch 16 is not enough here
     tuned, recall = tune_for_recall(index, queries, auto=False)
     assert recall >= RECALL_TARGET and tuned.search_params["efSearch"] > 16
     assert tuned.manifest["recall_at_100"] == recall
@@ -43,7 +43,7 @@ def test_auto_falls_back_to_flat_when_recall_cannot_be_reached(monkeypatch):
     assert kept.spec == "HNSW32" and recall < RECALL_TARGET
     flat, recall = tune_for_recall(hnsw(), queries, auto=True)
     assert flat.spec == "Flat" and recall is None
-    assert recall_at_k(flat, queries) == 1.0
+    assert search_recall(flat, queries) == 1.0
 
 
 def test_ivf_tuning_keeps_the_smallest_nprobe_that_reaches_the_target():
@@ -59,12 +59,12 @@ def test_ivf_tuning_keeps_the_smallest_nprobe_that_reaches_the_target():
     nprobe = tuned.search_params["nprobe"]
     assert tuned.spec == "IVF256,Flat" and recall >= RECALL_TARGET and nprobe < 256
     depth = spec_module.DEFAULT_POOL  # the depth a query reads
-    assert recall_at_k(tuned, queries, depth) >= DEPTH_RECALL_TARGET
+    assert search_recall(tuned, queries, depth) >= DEPTH_RECALL_TARGET
     assert tuned.manifest[f"recall_at_{depth}"] >= DEPTH_RECALL_TARGET
     if nprobe > 256 // spec_module.IVF_NPROBE_TUNE_FROM:  # the next smaller setting fell short
         smaller = tuned.with_search_params(nprobe=nprobe // 2)
-        assert (recall_at_k(smaller, queries) < RECALL_TARGET
-                or recall_at_k(smaller, queries, depth) < DEPTH_RECALL_TARGET)
+        assert (search_recall(smaller, queries) < RECALL_TARGET
+                or search_recall(smaller, queries, depth) < DEPTH_RECALL_TARGET)
 
 
 def test_self_retrieval_counts_identical_twins_as_found():

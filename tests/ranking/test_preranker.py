@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from db.errors import ArtifactError
-from db.synthetic import generate_world
+from mentor_match.errors import ArtifactError
 from ranking.features import FEATURES, pair_features, prepare_mentors
 from ranking.preranker import MENTOR_FEATURES, SIMILARITY, Preranker, fit_preranker, nearest_pairs
+from synthetic import generate_world
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from db.errors import DataValidationError, InvalidParameterError, UnknownEntityError
+from mentor_match.errors import DataValidationError, InvalidParameterError, UnknownEntityError
 from ranking.features import (
     FEATURES,
     RATING_PRIOR,

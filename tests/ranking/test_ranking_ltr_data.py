@@ -1,12 +1,8 @@
-"""Real learning-to-rank data: LightGBM's lambdarank example (see SOURCE.md beside it).
-
-CI always has ``shared/`` next to the clone; set MENTOR_MATCH_ALLOW_MISSING_LTR_DATA=1 to
-skip (instead of fail) where it is genuinely absent.
-"""
+"""Real learning-to-rank data: LightGBM's lambdarank example, vendored in tests/data (see
+its SOURCE.md)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +12,7 @@ from sklearn.metrics import ndcg_score
 
 from ranking.models import Ranker
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lightgbm-lambdarank"
+DATA = Path(__file__).resolve().parents[1] / "data" / "lightgbm-lambdarank"
 
 
 def _load(name: str):
@@ -27,10 +23,6 @@ def _load(name: str):
 
 @pytest.fixture(scope="module")
 def lambdarank_data():
-    if not (DATA / "rank.train").is_file():
-        if os.environ.get("MENTOR_MATCH_ALLOW_MISSING_LTR_DATA"):
-            pytest.skip(f"no learning-to-rank data at {DATA}")
-        pytest.fail(f"The LightGBM lambdarank data is missing at {DATA}; CI must provide it.")
     return _load("train"), _load("test")
 
 

@@ -10,7 +10,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import ndcg_score
 
-from db.errors import ArtifactError, InvalidParameterError, NotFittedError
+from mentor_match.artifacts import Manifest
+from mentor_match.errors import ArtifactError, InvalidParameterError, NotFittedError
 from ranking.features import FEATURES
 from ranking.models import Ranker, make_baselines
 
@@ -95,10 +96,21 @@ def test_damaged_artifacts_are_refused(fitted, tmp_path):
     with pytest.raises(ArtifactError, match="missing"):
         Ranker.load(folder)
     (folder / "manifest.json").write_text("{not json")
-    with pytest.raises(ArtifactError, match="Unreadable"):
+    with pytest.raises(ArtifactError, match="truncated or was edited"):
         Ranker.load(folder)
     with pytest.raises(ArtifactError, match="scripts/train.py"):
         Ranker.load(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("field", ["feature_names", "params", "best_iteration"])
+def test_an_edited_manifest_is_refused(fitted, tmp_path, field):
+    folder = fitted.save(tmp_path / "ranker")
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest[field] = {"feature_names": ["a"] * 6, "params": {"max_depth": 99}, "best_iteration": 1}[field]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="edited after the build.*scripts/train.py"):
+        Ranker.load(folder)
 
 
 def test_contributions_add_up_to_the_score(fitted, ltr_data):
@@ -143,10 +155,11 @@ def test_dataframe_features_are_matched_by_name_and_nan_is_fine(objective, tmp_p
     assert set(importance.index) == set(FEATURES)
     assert importance.index[0] in ("domain_overlap", "mentor_rating")
     folder = ranker.save(tmp_path / "r")
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = Manifest.read(folder, "ranker", 2, fix="")
     assert manifest["feature_version"] is not None
-    manifest["feature_version"] = "0"  # trained by older feature code
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    # As written by older feature code: a valid manifest (checksums and all) of version "0".
+    own = {k: v for k, v in manifest.items() if k not in ("format", "created", "files", "manifest_sha256")}
+    Manifest.write(folder, "ranker", 2, {**own, "feature_version": "0"}, files=list(manifest.files))
     with pytest.raises(ArtifactError, match="feature version"):
         Ranker.load(folder)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from db.errors import InvalidParameterError, NotEnoughDataError
+from mentor_match.errors import InvalidParameterError, NotEnoughDataError
 from ranking.splits import grouped_folds, grouped_split
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from db import Dataset, generate_world, get_engine, load_dataset, write_world
-from db.errors import NotEnoughDataError
+from db import Dataset, get_engine, load_dataset
 from eval.metrics import ndcg_at_k
+from mentor_match.errors import NotEnoughDataError
 from ranking.features import FEATURES
 from ranking.models import Ranker
 from ranking.splits import grouped_split
@@ -26,6 +26,7 @@ from ranking.training import (
     train_models,
     usable_groups,
 )
+from synthetic import generate_world, write_world
 
 SMALL = {  # small models keep the suite fast; the defaults are measured on the demo world
     "random_forest": {"n_estimators": 60},

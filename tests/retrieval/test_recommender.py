@@ -14,11 +14,16 @@ import pandas as pd
 import pytest
 
 from db import get_engine, load_interactions, load_mentors
-from db.errors import ArtifactError, InvalidParameterError, StaleArtifactError, UnknownEntityError
-from db.synthetic import generate_world, write_world
 from index import build_index_from_db
+from mentor_match.errors import (
+    ArtifactError,
+    InvalidParameterError,
+    StaleArtifactError,
+    UnknownEntityError,
+)
 from ranking.training import run_training
 from retrieval import Recommender
+from synthetic import generate_world, write_world
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -227,7 +232,7 @@ def test_stale_index_warns_or_refuses(tmp_path, encoder):
     artifacts = tmp_path / "artifacts"
     build_index_from_db(db_url, artifacts, progress=False, encoder=encoder)
     run_training(db_url, artifacts, seed=3, encoder=encoder, progress=False)
-    from db.synthetic import refresh_world
+    from synthetic import refresh_world
 
     refresh_world(engine, fraction=0.2, seed=5)
     engine.dispose()

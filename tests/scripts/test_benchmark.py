@@ -15,8 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from db.errors import InvalidParameterError
-from db.synthetic import generate_world, true_match_probability
 from eval.benchmark import (
     ENCODER_KEYS,
     REBUILD_KEYS,
@@ -27,6 +25,8 @@ from eval.benchmark import (
     make_catalogue,
     run_benchmark,
 )
+from mentor_match.errors import InvalidParameterError
+from synthetic import generate_world, true_match_probability
 
 ROOT = Path(__file__).resolve().parents[2]
 

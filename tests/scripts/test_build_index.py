@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, delete, insert, update
 
-from db.errors import InvalidParameterError
 from db.loading import load_mentors
 from db.schema import SLOTS, STYLES, mentees, mentors, metadata
 from index import MentorIndex, build_index_from_db, check_staleness
+from mentor_match.errors import InvalidParameterError
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS = ["Kubernetes", "product discovery", "deep learning", "React", "SQL tuning", "hiring"]
@@ -102,7 +102,7 @@ def test_rebuild_after_refresh_encodes_only_changed_and_new_mentors(sqlite_url, 
     first = build_index_from_db(sqlite_url, artifacts, progress=False, encoder=encoder)
     assert (first["mentors"], first.encoded, first.cached) == (27, 27, 0)
     assert (first.mentees, first.mentees_encoded, first.index_type) == (8, 8, "Flat")
-    assert first.self_retrieval_ok and Path(first.path) == artifacts / "index"
+    assert first.self_retrieval == 1.0 and Path(first.path) == artifacts / "index"  # Flat finds every mentor
     index = MentorIndex.load(artifacts / "index", expected_encoder=encoder)
     assert sorted(index.ids.tolist()) == [i for i in range(1, 31) if i % 10]
     assert not check_staleness(artifacts / "index", active_mentors(sqlite_url)).stale

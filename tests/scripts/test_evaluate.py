@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from db import generate_world, get_engine, write_world
+from db import get_engine
 from eval.report import PLOT_FILES, validate_report
 from index import build_index_from_db
 from ranking.training import run_training
+from synthetic import generate_world, write_world
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "evaluate.py"

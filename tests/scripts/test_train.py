@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from db import generate_world, get_engine, write_world
+from db import get_engine
+from synthetic import generate_world, write_world
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "train.py"

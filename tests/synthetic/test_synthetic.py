@@ -7,21 +7,20 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from db import (
+from db import get_engine, load_dataset, load_mentors
+from db.schema import LEVEL_YEARS
+from mentor_match.errors import DataValidationError, InvalidParameterError, UnknownEntityError
+from synthetic import (
+    REFERENCE_TIME,
+    SyntheticWorld,
     generate_world,
-    get_engine,
-    load_dataset,
-    load_mentors,
     load_truth,
     refresh_world,
     summarize,
     true_match_probability,
     write_world,
 )
-from db.errors import DataValidationError, InvalidParameterError, UnknownEntityError
-from db.schema import LEVEL_YEARS
-from db.synthetic import REFERENCE_TIME, SyntheticWorld
-from db.synthetic_text import DOMAINS, SUBSPECIALTY_DOMAIN
+from synthetic.texts import DOMAINS, SUBSPECIALTY_DOMAIN
 
 
 def _all_pairs(mentees: pd.DataFrame, mentors: pd.DataFrame) -> pd.DataFrame:

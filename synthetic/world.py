@@ -30,7 +30,6 @@ from sqlalchemy import Connection, Engine, Table, bindparam, inspect, select, up
 from sqlalchemy.exc import IntegrityError
 from tqdm.auto import tqdm
 
-from db.errors import DataValidationError, InvalidParameterError, SchemaError, UnknownEntityError
 from db.loading import (
     TIMESTAMP_DTYPE,
     check_references,
@@ -54,7 +53,13 @@ from db.schema import (
     synthetic_mentee_truth,
     synthetic_mentor_truth,
 )
-from db.synthetic_text import (
+from mentor_match.errors import (
+    DataValidationError,
+    InvalidParameterError,
+    SchemaError,
+    UnknownEntityError,
+)
+from synthetic.texts import (
     DOMAIN_NAMES,
     DOMAINS,
     FIRST_NAMES,
@@ -557,7 +562,7 @@ def true_match_probability(
         if missing:
             raise InvalidParameterError(
                 f"The '{name}' frame of true_match_probability lacks column(s) "
-                f"{', '.join(missing)}; add the truth columns with db.load_truth."
+                f"{', '.join(missing)}; add the truth columns with synthetic.load_truth."
             )
     mentee_pos = _positions(mentee_frame["mentee_id"], pairs["mentee_id"], "mentee")
     mentor_pos = _positions(mentor_frame["mentor_id"], pairs["mentor_id"], "mentor")
