@@ -4,7 +4,8 @@
 use, so the query path (``import index``) does not pull in the database loaders or the encoder.
 """
 
-from index.ann import MentorIndex, RowFilter
+from index.ann import MentorIndex
+from index.filters import RowFilter
 from index.publish import publish_index
 from index.spec import AUTO_APPROX_FROM, resolve_spec
 from index.staleness import (

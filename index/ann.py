@@ -12,7 +12,6 @@ L2-normalised, so inner product is cosine.
 
 from __future__ import annotations
 
-import functools
 import logging
 import platform
 import time
@@ -25,7 +24,9 @@ import numpy as np
 
 from index import spec as specs
 from index import store
+from index.filters import ExcludeArg, RowFilter, split_exclusions
 from mentor_match.errors import InvalidParameterError, NotEnoughDataError, UnknownEntityError
+from mentor_match.validation import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -39,49 +40,19 @@ bypassed for exact search over the eligible rows (HNSW/IVF lose recall under tig
 
 _QUERY_CHUNK = 256  # queries per exact-search block: bounds the (queries x eligible) matrix
 
-ExcludeArg = None | Sequence[int] | np.ndarray | Sequence[Sequence[int] | np.ndarray]
-
-
-class RowFilter:
-    """Index rows excluded from every search, prepared once (see :meth:`MentorIndex.row_filter`).
-
-    Holds the sorted rows and the bitmap of allowed rows that FAISS's ``IDSelectorBitmap``
-    reads, so a query pays neither for merging the rows nor for packing the bitmap (at
-    100,000 mentors that was 1.1 ms of a 6.7 ms query).
-    """
-
-    def __init__(self, rows: np.ndarray, n: int) -> None:
-        self.rows = np.unique(np.asarray(rows, dtype=np.int64))
-        self.rows.setflags(write=False)
-        self.n = n
-
-    @functools.cached_property
-    def allowed(self) -> np.ndarray:
-        """Packed bits, 1 = row may be returned (made on first use: a filter that is never
-        searched with, such as the empty one of an unfiltered search, costs nothing)."""
-        allowed = np.ones(self.n, dtype=bool)
-        allowed[self.rows] = False
-        packed = np.packbits(allowed, bitorder="little")
-        packed.setflags(write=False)
-        return packed
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def contains(self, rows: np.ndarray) -> np.ndarray:
-        """Whether each of ``rows`` is excluded."""
-        if len(self.rows) == 0:
-            return np.zeros(len(rows), dtype=bool)
-        pos = np.minimum(np.searchsorted(self.rows, rows), len(self.rows) - 1)
-        return self.rows[pos] == rows
-
-
 class MentorIndex:
     """Mentor vectors with their ids, searchable by cosine similarity.
 
     Attributes: ``ids`` (int64, row -> mentor_id), ``vectors`` (float32, the truth),
     ``spec`` (the resolved FAISS factory string), ``manifest`` (what made it),
     ``content_hashes`` (int64 per row or None: what :func:`index.check_staleness` compares).
+
+    >>> import numpy as np
+    >>> vectors = np.eye(3, dtype=np.float32)  # three mentors, unit vectors
+    >>> index = MentorIndex.build([7, 8, 9], vectors, "Flat", encoder_identity="toy")
+    >>> ids, scores = index.search(vectors[:1], k=2, exclude=[8])
+    >>> ids.tolist()  # mentor ids, not rows; 8 is excluded, nothing else is similar
+    [[7, 9]]
     """
 
     def __init__(
@@ -257,9 +228,7 @@ class MentorIndex:
         caller with per-row data a :meth:`rows_of` lookup.
         """
         queries = self._check_queries(queries)
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise InvalidParameterError(f"The 'k' parameter of search must be an int >= 1. Got {k!r}.")
-        k = int(k)
+        k = check_int("k", k, "search")
         m, n = len(queries), len(self.ids)
         base = excluded_rows if isinstance(excluded_rows, RowFilter) else self.row_filter(
             np.empty(0, np.int64) if excluded_rows is None else excluded_rows
@@ -269,7 +238,7 @@ class MentorIndex:
                 f"This RowFilter was made for an index of {base.n} rows, not {n}; make it "
                 "with this index's row_filter()."
             )
-        shared, extra_keys, extra_counts = self._exclusions_of(exclude, m)
+        shared, extra_keys, extra_counts = split_exclusions(exclude, m, len(self.ids), self.rows_of)
         shared = shared[~base.contains(shared)]  # rows excluded for every query, beyond base
         if len(extra_keys) and len(base):
             extra_keys = extra_keys[~base.contains(extra_keys % n)]
@@ -373,27 +342,6 @@ class MentorIndex:
             )
         return np.ascontiguousarray(queries)
 
-    def _exclusions_of(self, exclude: ExcludeArg, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = len(self.ids)
-        none = np.empty(0, dtype=np.int64)
-        if exclude is None:
-            return none, none, np.zeros(m, dtype=np.int64)
-        if _is_per_query(exclude):
-            if len(exclude) != m:
-                raise InvalidParameterError(
-                    f"exclude has {len(exclude)} lists for {m} queries; pass one list per "
-                    "query, or one flat list of mentor ids for all of them."
-                )
-            per_query = [np.unique(self.rows_of(e, strict=False)) for e in exclude]
-            owner = np.repeat(np.arange(m, dtype=np.int64), [len(p) for p in per_query])
-            rows = np.concatenate(per_query) if per_query else none
-            shared = np.flatnonzero(np.bincount(rows, minlength=n) == m) if m else none
-            extra = ~np.isin(rows, shared)
-            keys = owner[extra] * n + rows[extra]
-            return shared, keys, np.bincount(owner[extra], minlength=m)
-        shared = np.unique(self.rows_of(exclude, strict=False))
-        return shared, none, np.zeros(m, dtype=np.int64)
-
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the folder: index.faiss, ids.npy, vectors.npy, content.npy, manifest.json."""
@@ -425,14 +373,6 @@ def _as_ids(values) -> np.ndarray:
         raise InvalidParameterError(
             f"Mentor ids must be integers; got {type(values).__name__} {str(values)[:80]}."
         ) from None
-
-
-def _is_per_query(exclude) -> bool:
-    if isinstance(exclude, np.ndarray):
-        return exclude.ndim == 2 or exclude.dtype == object
-    if isinstance(exclude, (list, tuple)) and exclude:
-        return all(not np.isscalar(e) for e in exclude)
-    return False
 
 
 def _check_catalogue(ids, vectors) -> tuple[np.ndarray, np.ndarray]:

@@ -25,10 +25,8 @@ RECALL_TARGET = 0.99
 """recall@100 against exact search that an approximate index must reach on a sample."""
 
 DEPTH_RECALL_TARGET = 0.97
-"""Recall at the depth a query reads (:data:`index.spec.DEFAULT_POOL`), which
-the index must also reach: the pre-ranker picks from that whole pool, and at 100,000
-mentors an IVF tuned for recall@100 alone (0.996) found only 0.89 of the nearest 1,000,
-which cost 1.1% NDCG@10 (0.868 instead of 0.877)."""
+"""Recall at the depth a query reads (:data:`index.spec.DEFAULT_POOL`), which the index
+must also reach: the pre-ranker picks from that whole pool (docs/decisions.md, "Index")."""
 
 RECALL_SAMPLE = 200
 """Queries (mentee goals, else mentor bios) in the build-time recall check."""

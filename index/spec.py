@@ -1,33 +1,16 @@
 """Index specs: FAISS ``index_factory`` strings, ``auto`` resolution and search parameters.
 
-Measurements behind the constants (this 2-core CPU box, faiss-cpu 1.15, d=384 unit
-vectors, inner product; p50 latency of one query with k=200 on one thread; recall@100 of a
-k=100 search against exact search for 300 generated goals; the catalogue is the
-benchmark's: MiniLM vectors of 1915 generated bios, each copied N/1915 times with
-N(0, 0.03^2) noise per dimension and renormalised)::
+``auto`` keeps exact search (Flat) for small catalogues, where it is always right and fast,
+and uses IVF from :data:`AUTO_APPROX_FROM` mentors: on clustered vectors (many mentors
+describe the same specialty) IVF finds the few clusters that hold a query's neighbours with
+a handful of probes, where HNSW needs a very wide beam. The right nprobe depends on the
+data, so :func:`index.build.tune_for_recall` measures recall on a sample of real goals at
+build time. The measurements behind each constant are in docs/decisions.md ("Index").
 
-    N          Flat p50   HNSW32 efC40 (build)        IVF{nlist},Flat (build, 2 threads)
-                          efSearch: recall / p50       nprobe: recall / p50
-    100 000    7-24 ms    (5.0 s)                      IVF1024 (1.6 s)
-                          512:  0.974 / 0.90 ms        16: 0.968 / 0.37 ms
-                          1024: 0.997 / 1.64 ms        32: 0.990 / 0.59 ms
-                                                       64: 0.997 / 0.82 ms
-                                                       IVF2048 (5.7 s)
-                                                       32: 0.994 / 0.44 ms
-                                                       64: 0.999 / 0.67 ms
-    1 000 000  ~100 ms    2048: 0.944 (too low)        IVF4096 (28.5 s)
-                                                       32: 0.9999 / 1.44 ms
-                                                       64: 1.000  / 2.53 ms
-
-On these clustered vectors (near copies of a few thousand bios, like real catalogues where
-many mentors describe the same specialty) HNSW needs a very wide beam, while IVF finds the
-few clusters that hold a query's neighbours with a handful of probes: 2x faster at 100,000
-for the same recall, and it reaches recall 0.99 at 1,000,000 where HNSW32 did not.
-Exact search is always right and stays under ~6 ms per query below 50,000 mentors, so
-``auto`` keeps Flat there. The right nprobe depends on the data, so
-:func:`index.build.tune_for_recall` measures recall@100 on a sample of real goals at build
-time, starting from a low nprobe and doubling it until recall reaches 0.99 (and falls back
-to Flat when it cannot).
+>>> resolve_spec("auto", 10_000), resolve_spec("auto", 100_000), resolve_spec("hnsw", 10)
+('Flat', 'IVF2048,Flat', 'HNSW32')
+>>> auto_nlist(1_000_000)
+4096
 """
 
 from __future__ import annotations
@@ -38,23 +21,21 @@ import faiss
 import numpy as np
 
 from mentor_match.errors import InvalidParameterError
+from mentor_match.validation import check_int
 
 AUTO_APPROX_FROM = 50_000
-"""Catalogues at least this large get an IVF index under ``auto``; smaller ones exact search
-(Flat p50 <= ~6 ms below 50k; IVF under 1 ms at 100k, see the table above)."""
+"""Catalogues at least this large get an IVF index under ``auto``; smaller ones exact search."""
 
 IVF_LISTS_PER_SQRT_N = 16
 IVF_MIN_PER_LIST = 39
 IVF_MAX_LISTS = 4096
 """``auto`` uses nlist = 16 * sqrt(N), at most N / 39 (k-means wants 39 points per
-centroid) and 4096 (k-means time on two cores), as a power of two: 1024 at 50k, 2048 at
-100k, 4096 from 160k. The top of FAISS's 4-16 sqrt(N) guidance: a probe reads fewer
-vectors, and a search reads memory, not arithmetic (IVF2048 at nprobe 32 matched IVF1024's
-recall at nprobe 64 in half the time, see the table)."""
+centroid) and 4096 (k-means time), as a power of two: the top of FAISS's 4-16 sqrt(N)
+guidance, since a probe then reads fewer vectors and a search is bound by memory reads."""
 
 IVF_TRAIN_PER_LIST = 64
-"""k-means trains on at most 64 vectors per list (FAISS warns under 39): training on all of
-1M vectors with 4096 centroids would take minutes on two cores for no recall gain."""
+"""k-means trains on at most 64 vectors per list (FAISS warns under 39): more costs minutes
+of training for no recall gain."""
 
 IVF_NPROBE_FRACTION = 8
 """Default nprobe = nlist / 8 (at least 1) for ``IVF{n},...`` specs built directly."""
@@ -66,16 +47,13 @@ DEFAULT_POOL = 1000
 """How many nearest mentors a query reads from the index by default: the pool that
 :class:`retrieval.Recommender`'s pre-ranker orders down to the candidates the ranker
 scores (see :mod:`ranking.preranker`), and the depth whose recall
-:func:`index.build.tune_for_recall` checks. Two-stage NDCG@10 (synthetic ground truth)
-against the ranker over all mentors, by pool: demo world (1,915 mentors, 500 mentees)
-200 / 400 / 600 / 1,000 -> 0.862 / 0.868 / 0.872 / 0.875 vs 0.878; benchmark catalogue of
-100,000 (300 mentees) 200 / 400 / 600 / 1,000 -> 0.978 / 0.992 / 0.997 / 0.996 of it."""
+:func:`index.build.tune_for_recall` checks."""
 
 HNSW_EF_CONSTRUCTION = 40
-"""FAISS's default; 80 doubled build time without a recall gain on noisy-real vectors."""
+"""FAISS's default; larger values cost build time without a recall gain on our vectors."""
 
 HNSW_EF_SEARCH = 512
-"""Default efSearch of ``HNSW{M}`` specs (recall@100 0.974 at 100k on the table's data)."""
+"""Default efSearch of ``HNSW{M}`` specs."""
 
 HNSW_EF_SEARCH_MAX = 2048
 """Upper bound when tuning efSearch for recall at build time."""
@@ -203,10 +181,7 @@ def split_params(params: dict | None) -> tuple[dict, dict]:
             "(HNSW), nprobe (IVF)."
         )
     for name, value in params.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InvalidParameterError(
-                f"The index parameter {name!r} must be an int >= 1. Got {value!r}."
-            )
+        check_int(name, value, "the index")
     build = {k: v for k, v in params.items() if k in _KNOWN_BUILD_PARAMS}
     search = {k: v for k, v in params.items() if k in _KNOWN_SEARCH_PARAMS}
     return build, search
