@@ -63,9 +63,9 @@ def text_keys(identity: str, texts: Sequence[str | None]) -> list[bytes]:
     prefix = hashlib.sha256(identity.encode("utf-8") + b"\0")
     keys = []
     for text in clean_texts(texts)[0]:
-        h = prefix.copy()
-        h.update(text.encode("utf-8"))
-        keys.append(h.digest())
+        digest = prefix.copy()
+        digest.update(text.encode("utf-8"))
+        keys.append(digest.digest())
     return keys
 
 

@@ -24,7 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.precision import (
+    CONFIRMATION_TEXTS,
+    PRECISIONS,
+    Agreement,
+    PrecisionChoice,
+    agreement,
+    choose_precision,
+    cpu_flags,
+)
 from mentor_match.errors import ArtifactError, InvalidParameterError
+from mentor_match.validation import check_choice, check_int
 
 logger = logging.getLogger(__name__)
 
@@ -32,43 +42,30 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PROGRESS_ABOVE = 1000
 """A progress bar is shown by default when more than this many texts are encoded."""
 SINGLE_THREAD_MAX = 16
-"""Up to this many texts (a query's goals) are encoded on one thread: a tiny batch gains
-nothing from a second thread, and when the other core is busy each of the model's parallel
-regions waits for it (measured: 7.6 ms on one thread vs 480 ms on two threads for one
-sentence while another process kept a core busy). Autocast does not speed up one sentence
-(it converts the weights on every call: 17.2 vs 15.0 ms for one goal), so with bfloat16
-query-sized inputs go through a copy of the model whose weights are bfloat16: 11-12 ms
-instead of 17.5-18.5 ms for one goal, cosine to float32 mean 1.000, min 0.998 on 80 goals."""
-PRECISIONS = ("auto", "float32", "bfloat16")
+"""Up to this many texts (a query's goals) are encoded on one thread, and in bfloat16 with a
+bfloat16 copy of the weights rather than autocast: a tiny batch gains nothing from a second
+thread and waits for it when the other core is busy, and autocast converts the weights on
+every call, which costs more than it saves on one sentence."""
+
+_confirmations: dict[str, Agreement] = {}
+"""The bfloat16 check's result per model identity: it runs once per process."""
+_confirmations_lock = threading.Lock()
 
 
 @contextmanager
-def _torch_threads(n: int | None):
-    """Run the block with ``n`` torch intra-op threads (None: leave as is)."""
+def _torch_threads(threads: int | None):
+    """Run the block with ``threads`` torch intra-op threads (None: leave as is)."""
     import torch
 
     previous = torch.get_num_threads()
-    if n is None or n == previous:
+    if threads is None or threads == previous:
         yield
         return
-    torch.set_num_threads(n)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def bfloat16_is_fast() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (Intel AMX tiles).
-
-    Elsewhere bfloat16 runs emulated and is slower than float32, so ``auto`` keeps float32.
-    """
-    import torch
-
-    try:
-        return bool(torch.cpu._is_amx_tile_supported())
-    except (AttributeError, RuntimeError):  # a private helper: absent in some torch builds
-        return False
 
 
 @contextmanager
@@ -84,7 +81,7 @@ def _autocast(precision: str):
 
 
 @contextmanager
-def _quiet_weight_loading():
+def quiet_weight_loading():
     """Hide transformers' "Loading weights" bar: noise in every script's output."""
     from transformers.utils import logging as hf_logging
 
@@ -111,7 +108,7 @@ def _model_identity(name: str, folder: Path) -> str:
     than it protects against, and another model or a re-export changes them.
     """
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(item for item in folder.rglob("*") if item.is_file()):
         rel = path.relative_to(folder).as_posix()
         if rel.startswith(".") or rel.lower().startswith("readme"):
             continue
@@ -146,26 +143,19 @@ class Encoder:
     ``identity`` names the model and a short hash of its files, so vectors from another
     model never pass for these (the embedding cache and index manifests key on it).
 
-    ``precision``: ``bfloat16`` encodes batches under autocast, 2.2-2.5x faster on CPUs
-    with AMX, with a cosine of at least 0.9999 to the float32 vectors (3915 bios and goals:
-    mean 0.99998, min 0.99995), and query-sized inputs with bfloat16 weights, 1.5x faster
-    at a cosine of at least 0.998 (see :data:`SINGLE_THREAD_MAX`); the vectors count as the
-    same encoder's and share its identity. ``auto`` picks bfloat16 where
-    :func:`bfloat16_is_fast`, float32 elsewhere.
+    ``precision``: ``bfloat16`` encodes batches under autocast and query-sized inputs
+    (see :data:`SINGLE_THREAD_MAX`) with bfloat16 weights: more than twice as fast on CPUs
+    with hardware bfloat16, at a cosine to the float32 vectors close to 1, so the vectors
+    count as the same encoder's and share its identity. ``auto`` picks bfloat16 where the
+    CPU flags name AMX or AVX-512 BF16 and the check of :mod:`embeddings.precision` passes,
+    float32 elsewhere; :attr:`precision` and :attr:`precision_reason` say what it chose.
     """
 
     def __init__(
         self, model: str | Path | None = None, *, batch_size: int = 64, precision: str = "auto"
     ) -> None:
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise InvalidParameterError(
-                f"The 'batch_size' parameter of Encoder must be an int >= 1. Got {batch_size!r}."
-            )
-        if precision not in PRECISIONS:
-            raise InvalidParameterError(
-                f"The 'precision' parameter of Encoder must be one of {list(PRECISIONS)}. "
-                f"Got {precision!r}."
-            )
+        self.batch_size = check_int("batch_size", batch_size, "Encoder")
+        self.requested_precision = check_choice("precision", precision, "Encoder", PRECISIONS)
         if model is None:
             folder, name = default_model_dir(), DEFAULT_MODEL_NAME
         else:
@@ -179,18 +169,55 @@ class Encoder:
                 "downloaded at run time."
             )
         self.model_dir = folder
-        self.batch_size = batch_size
-        self.precision = precision
-        if precision == "auto":
-            self.precision = "bfloat16" if bfloat16_is_fast() else "float32"
         self.identity = _model_identity(name, folder)
         self._model = None
         self._query_model = None  # the bfloat16 copy for query-sized inputs
+        self._choice: PrecisionChoice | None = None
         self._lock = threading.Lock()
+        self._choice_lock = threading.Lock()
         self._encode_lock = threading.Lock()  # torch's thread count is process-wide
 
     def __repr__(self) -> str:
-        return f"Encoder({self.identity!r}, batch_size={self.batch_size}, precision={self.precision!r})"
+        return (
+            f"Encoder({self.identity!r}, batch_size={self.batch_size}, "
+            f"precision={self.requested_precision!r})"
+        )
+
+    @property
+    def precision(self) -> str:
+        """The precision it encodes in, ``float32`` or ``bfloat16`` (``auto`` resolved).
+
+        For ``auto`` on a CPU with hardware bfloat16 the first read loads the model and
+        runs the bfloat16 check (once per process and model).
+        """
+        return self._precision_choice().precision
+
+    @property
+    def precision_reason(self) -> str:
+        """Why :attr:`precision` is what it is, in words (for manifests and reports)."""
+        return self._precision_choice().reason
+
+    def _precision_choice(self) -> PrecisionChoice:
+        with self._choice_lock:
+            if self._choice is None:
+                self._choice = choose_precision(
+                    self.requested_precision, cpu_flags(), self.bfloat16_agreement
+                )
+                logger.info("encoder precision %s: %s", self._choice.precision, self._choice.reason)
+            return self._choice
+
+    def bfloat16_agreement(self) -> Agreement:
+        """How close this model's bfloat16 vectors of the fixed
+        :data:`~embeddings.precision.CONFIRMATION_TEXTS` come to its float32 ones: the check
+        behind ``auto``, measured once per process and model."""
+        with _confirmations_lock:
+            if self.identity not in _confirmations:
+                texts, nonempty = clean_texts(CONFIRMATION_TEXTS)
+                _confirmations[self.identity] = agreement(
+                    self._encode(texts, nonempty, "bfloat16", progress=False),
+                    self._encode(texts, nonempty, "float32", progress=False),
+                )
+            return _confirmations[self.identity]
 
     @property
     def model(self):
@@ -203,7 +230,7 @@ class Encoder:
 
                 logger.info("loading encoder %s from %s", self.identity, self.model_dir)
                 try:
-                    with _quiet_weight_loading():
+                    with quiet_weight_loading():
                         self._model = SentenceTransformer(
                             str(self.model_dir), device="cpu", local_files_only=True
                         )
@@ -214,8 +241,8 @@ class Encoder:
                     ) from None
             return self._model
 
-    def _model_for(self, query_sized: bool):
-        if not (query_sized and self.precision == "bfloat16"):
+    def _model_for(self, query_sized: bool, precision: str):
+        if not (query_sized and precision == "bfloat16"):
             return self.model
         model = self.model
         with self._lock:
@@ -230,8 +257,9 @@ class Encoder:
         """Length of the output vectors (384 for all-MiniLM-L6-v2)."""
         model = self.model
         # sentence-transformers >= 6 renamed the method; keep older releases working.
-        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(get())
+        if hasattr(model, "get_embedding_dimension"):
+            return int(model.get_embedding_dimension())
+        return int(model.get_sentence_embedding_dimension())
 
     def encode(self, texts: Sequence[str | None], *, progress: bool | None = None) -> np.ndarray:
         """Encode ``texts`` to an ``(n, dim)`` float32 array of unit rows, in input order.
@@ -240,21 +268,28 @@ class Encoder:
         ``progress`` shows a tqdm bar; by default only above 1000 texts.
         """
         cleaned, nonempty = clean_texts(texts)
-        out = np.zeros((len(cleaned), self.dim), dtype=np.float32)
+        if not nonempty.any():
+            return np.zeros((len(cleaned), self.dim), dtype=np.float32)
+        return self._encode(cleaned, nonempty, self.precision, progress=progress)
+
+    def _encode(
+        self, texts: list[str], nonempty: np.ndarray, precision: str, *, progress: bool | None
+    ) -> np.ndarray:
+        """:meth:`encode` of cleaned ``texts`` (``nonempty`` marks the non-empty ones) at
+        ``precision``."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         rows = np.flatnonzero(nonempty)
-        if rows.size == 0:
-            return out
-        order = rows[np.argsort([-len(cleaned[i]) for i in rows], kind="stable")]
+        order = rows[np.argsort([-len(texts[i]) for i in rows], kind="stable")]
         show = rows.size > PROGRESS_ABOVE if progress is None else bool(progress)
         query_sized = rows.size <= SINGLE_THREAD_MAX
-        model = self._model_for(query_sized)
+        model = self._model_for(query_sized, precision)
         with (
             self._encode_lock,
             _torch_threads(1 if query_sized else None),
-            _autocast("float32" if query_sized else self.precision),
+            _autocast("float32" if query_sized else precision),
         ):
             vectors = model.encode(
-                [cleaned[i] for i in order],
+                [texts[i] for i in order],
                 batch_size=self.batch_size,
                 show_progress_bar=show,
                 convert_to_tensor=True,  # numpy has no bfloat16: convert below

@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, help="encoder batch size (default: 64)")
     parser.add_argument(
         "--precision", default="auto", choices=PRECISIONS,
-        help="encoder arithmetic for bulk encoding: auto (default: bfloat16 on CPUs with AMX, "
-        "2.5x faster, cosine >= 0.9999 to float32), float32 or bfloat16",
+        help="encoder arithmetic: auto (default: bfloat16 where the CPU has AMX or avx512_bf16 "
+        "and bfloat16 vectors pass a cosine check against float32, else float32), float32 "
+        "or bfloat16",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     args = parser.parse_args(argv)

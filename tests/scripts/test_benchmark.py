@@ -1,4 +1,5 @@
-"""scripts/benchmark.py and eval.benchmark: the --quick run's JSON has every public key.
+"""scripts/benchmark.py and the eval.benchmark harness: the --quick run's JSON has every public
+key, catalogues copy their sources, the config refuses bad values with one message shape.
 
 Nothing here asserts a time: timings depend on the machine and its load.
 """
@@ -17,6 +18,7 @@ import pytest
 
 from eval.benchmark import (
     ENCODER_KEYS,
+    FORMAT,
     REBUILD_KEYS,
     SIZE_KEYS,
     BaseWorld,
@@ -38,6 +40,7 @@ def test_quick_run_writes_every_public_key(tmp_path, encoder):
 
     written = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
     assert written == json.loads(json.dumps(result))
+    assert written["format"] == FORMAT == "mentor-match-benchmark/1"
     assert set(written) >= {"machine", "sizes", "encoder", "rebuild", "targets", "notes"}
     size = written["sizes"]["1000"]
     assert set(SIZE_KEYS) <= set(size), set(SIZE_KEYS) - set(size)
@@ -51,12 +54,17 @@ def test_quick_run_writes_every_public_key(tmp_path, encoder):
     assert size["index_bytes"] > size["vectors_bytes"] == 1000 * 384 * 4
     assert size["rss_bytes"] > 0 and size["queries"] == 8 and size["bruteforce_queries"] == 8
     assert written["encoder"]["mean_cosine"] > 0.99  # the project's encoder vs plain ST
+    # The precision the encoder chose is recorded with its reason, beside the check behind it.
+    assert written["encoder"]["backend"] == f"torch-{encoder.precision}"
+    assert written["encoder"]["precision_reason"] == encoder.precision_reason
+    assert written["encoder"]["bfloat16_vs_float32"]["min_cosine"] >= 0.999
     assert written["rebuild"]["encoded_cold"] > written["rebuild"]["encoded_refresh"] > 0
     targets = {t["target"]: t["met"] for t in written["targets"]}
     assert len(targets) == 10
     assert targets["N=100,000: p50 known mentee <= 5 ms"] is None  # size not run
     table = (tmp_path / "bench" / "benchmark.md").read_text()
     assert "| 1,000 | Flat |" in table and "| target | measured | met |" in table
+    assert f"Precision: {encoder.precision_reason}." in table
 
 
 def test_catalogue_copies_profiles_truth_and_gains(tmp_path):
@@ -94,6 +102,21 @@ def test_catalogue_copies_profiles_truth_and_gains(tmp_path):
 def test_bad_config_names_the_parameter(field, value):
     with pytest.raises(InvalidParameterError, match=field):
         replace(BenchmarkConfig(), **{field: value}).checked()
+
+
+def test_config_messages_follow_the_project_shape():
+    with pytest.raises(InvalidParameterError) as error:
+        replace(BenchmarkConfig(), queries=0).checked()
+    assert str(error.value) == "The 'queries' parameter of the benchmark must be an int >= 1. Got 0."
+    with pytest.raises(InvalidParameterError) as error:
+        replace(BenchmarkConfig(), sizes=(10_000, 50)).checked()
+    assert str(error.value) == (
+        "The 'sizes' parameter of the benchmark must be catalogue sizes >= 100, e.g. "
+        "10000,100000. Got [10000, 50]."
+    )
+    with pytest.raises(InvalidParameterError, match="sizes"):
+        replace(BenchmarkConfig(), sizes=()).checked()
+    assert replace(BenchmarkConfig(), sizes=[np.int64(2000)]).checked().sizes == (2000,)
 
 
 def test_script_turns_bad_sizes_into_one_line_and_exit_1(tmp_path):
