@@ -52,6 +52,7 @@ class BuildSummary:
     search_params: dict = field(default_factory=dict)
     recall_at_100: float | None = None
     self_retrieval: float = 1.0
+    encoder_precision: str | None = None
     encode_seconds: float = 0.0
     seconds: float = 0.0
     index_bytes: int = 0
@@ -96,7 +97,8 @@ def build_index_from_db(
             "to index. Generate data (scripts/generate_synthetic_data.py) or load mentors "
             "first; the previous index was left in place."
         )
-    encoder = encoder or Encoder(batch_size=batch_size)
+    if encoder is None:
+        encoder = Encoder(batch_size=batch_size)
     cache = EmbeddingCache(artifacts / "cache")
     show = None if progress else False
     t0 = time.perf_counter()
@@ -115,6 +117,11 @@ def build_index_from_db(
         encoder_identity=encoder.identity,
         fingerprint=mentor_fingerprint(mentors),
         content_hashes=mentor_content_hashes(mentors),
+    )
+    # Which precision embedded the bios, and why (bfloat16 only on CPUs that support it).
+    index = index.with_manifest_fields(
+        encoder_precision=getattr(encoder, "precision", None),
+        encoder_precision_reason=getattr(encoder, "precision_reason", None),
     )
     queries = goals.vectors if len(goals.vectors) else bios.vectors
     index, recall = tune_for_recall(index, queries, auto=spec.strip().lower() == "auto")
@@ -138,6 +145,7 @@ def build_index_from_db(
         search_params=index.search_params,
         recall_at_100=recall,
         self_retrieval=round(share, 4),
+        encoder_precision=getattr(encoder, "precision", None),
         encode_seconds=round(encode_seconds, 3),
         seconds=round(time.perf_counter() - started, 3),
         index_bytes=int(sum(meta["bytes"] for meta in files.values())),

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"Cached {summary.mentees} mentee goals ({summary.mentees_encoded} encoded, "
-        f"{summary.mentees_cached} cached); self-retrieval {summary.self_retrieval:.0%}."
+        f"{summary.mentees_cached} cached); self-retrieval {summary.self_retrieval:.0%}; "
+        f"encoder precision {summary.encoder_precision}."
     )
     return 0
 
