@@ -243,9 +243,9 @@ def prepare_base(config: BenchmarkConfig, work: Path, encoder) -> BaseWorld:
     """Generate, write and index the base world (cold build), train the ranker, then time a
     rebuild after a 5% refresh (the embedding cache keeps the unchanged texts)."""
     from embeddings import EmbeddingCache
+    from eval.training_run import run_training
     from index import build_index_from_db
     from ranking.models import Ranker
-    from ranking.training import run_training
 
     world = generate_world(
         config.base_mentors, config.base_mentees, config.interactions_per_mentee, seed=config.seed

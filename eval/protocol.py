@@ -37,6 +37,7 @@ import pandas as pd
 
 from db.engine import get_engine
 from db.loading import load_dataset
+from eval.comparison import evaluate_models
 from eval.metrics import ndcg_at_ks_per_query, ndcg_per_query
 from eval.report import CLASSIFICATION_KEYS, MODEL_NAMES, ndcg_curve, ranking_summary, write_report
 from eval.stats import compare_to_reference, coverage, gini
@@ -53,7 +54,6 @@ from ranking.training import (
     VALIDATION_SIZE,
     build_training_pairs,
     distil_preranker,
-    evaluate_models,
     make_pair_frame,
     train_models,
 )
