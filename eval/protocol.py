@@ -1,11 +1,11 @@
 """The offline evaluation protocol behind ``scripts/evaluate.py``: three views of one split.
 
-One split by mentee, made exactly as :func:`ranking.training.run_training` makes it (same
+One split by mentee, made exactly as :func:`eval.training_run.run_training` makes it (same
 function, shares and seed), and the four models trained on its train side with the same
 code (:func:`ranking.training.train_models`). Then, on the held-out mentees only:
 
 1. Classification view: accuracy, precision, recall, F1, ROC-AUC, GAUC per model on the
-   held-out labelled pairs (:func:`ranking.training.evaluate_models`: the ranker's 0/1
+   held-out labelled pairs (:func:`eval.comparison.evaluate_models`: the ranker's 0/1
    prediction is its Platt-calibrated score >= 0.5, the rule training uses).
 2. Ranking view: per held-out mentee, NDCG@5/10, MAP@10 and MRR over the mentee's observed
    interactions with graded relevance; 95% bootstrap intervals over mentees and a paired
@@ -37,6 +37,7 @@ import pandas as pd
 
 from db.engine import get_engine
 from db.loading import load_dataset
+from eval.comparison import evaluate_models
 from eval.metrics import ndcg_at_ks_per_query, ndcg_per_query
 from eval.report import CLASSIFICATION_KEYS, MODEL_NAMES, ndcg_curve, ranking_summary, write_report
 from eval.stats import compare_to_reference, coverage, gini
@@ -53,7 +54,6 @@ from ranking.training import (
     VALIDATION_SIZE,
     build_training_pairs,
     distil_preranker,
-    evaluate_models,
     make_pair_frame,
     train_models,
 )
@@ -90,7 +90,7 @@ ORDERINGS = {
 def split_by_mentee(pairs: pd.DataFrame, seed: int = 42) -> GroupedSplit:
     """The train / validation / test split of training, checked to share no mentee.
 
-    Same function, shares and seed as :func:`ranking.training.run_training`, so the
+    Same function, shares and seed as :func:`eval.training_run.run_training`, so the
     held-out mentees here are the ones the published ranker never saw.
     """
     groups = pairs["mentee_id"].to_numpy()

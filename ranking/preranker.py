@@ -11,10 +11,8 @@ alone (rating, acceptance rate, load, ...), computed once per mentor when a
 where scoring it with pair features and trees costs milliseconds.
 
 Why: in a large catalogue many mentors resemble each other, and the nearest 200 by
-similarity crowd out mentors the ranker prefers (at 100,000 mentors the ranker's own top 10
-sat at median similarity ranks 300-2,700). On the benchmark's 100,000-mentor catalogue
-(300 held-apart mentees, NDCG@10 as a share of the ranker over all mentors) 200 nearest
-gave 0.978, 500 nearest 0.989, and 200 pre-ranked out of the nearest 1,000 0.993.
+similarity crowd out mentors the ranker prefers; pre-ranking a wider pool brings them back
+(the benchmark's figures are in docs/decisions.md).
 
 The weights are a distillation, not a model of the labels: a least-squares fit of the
 trained ranker's scores within each training mentee's pool of nearest mentors (scores of a
@@ -121,7 +119,13 @@ def nearest_pairs(
     mentor_vectors: np.ndarray,
     n: int = FIT_POOL,
 ) -> pd.DataFrame:
-    """(mentee_id, mentor_id) of each mentee's ``n`` most similar mentors, exactly."""
+    """(mentee_id, mentor_id) of each mentee's ``n`` most similar mentors, exactly.
+
+    >>> mentors = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    >>> pairs = nearest_pairs(np.array([1]), np.array([[1.0, 0.0]]), np.array([10, 11, 12]), mentors, n=2)
+    >>> sorted(pairs["mentor_id"].tolist())
+    [10, 12]
+    """
     n = min(n, len(mentor_ids))
     sims = np.asarray(mentee_vectors, dtype=np.float32) @ np.asarray(mentor_vectors, dtype=np.float32).T
     top = np.argpartition(-sims, n - 1, axis=1)[:, :n]

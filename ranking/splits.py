@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
 from mentor_match.errors import InvalidParameterError, NotEnoughDataError
+from mentor_match.validation import check_int, check_number
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,17 @@ def grouped_split(
 
     ``test_size`` and ``validation_size`` are shares of the groups (``validation_size`` may
     be 0: then ``validation`` is empty). Same seed, same split.
+
+    >>> groups = np.repeat(np.arange(10), 3)  # 10 mentees, 3 pairs each
+    >>> split = grouped_split(groups, test_size=0.2, validation_size=0.1, seed=0)
+    >>> [len(np.unique(groups[part])) for part in (split.train, split.validation, split.test)]
+    [7, 1, 2]
+    >>> set(groups[split.train]) & set(groups[split.test])
+    set()
     """
     groups = np.asarray(groups)
     for name, value in (("test_size", test_size), ("validation_size", validation_size)):
-        if not 0 <= value < 1:
-            raise InvalidParameterError(
-                f"The {name!r} parameter of grouped_split must be in [0, 1). Got {value!r}."
-            )
+        check_number(name, value, "grouped_split", low=0, high=1, high_open=True)
     if test_size <= 0 or test_size + validation_size >= 1:
         raise InvalidParameterError(
             "grouped_split needs 0 < test_size and test_size + validation_size < 1; got "
@@ -64,12 +69,14 @@ def grouped_split(
 def grouped_folds(
     groups: np.ndarray, n_splits: int, *, seed: int = 42
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(train rows, test rows) of ``n_splits`` folds with every group in one test fold."""
+    """(train rows, test rows) of ``n_splits`` folds with every group in one test fold.
+
+    >>> folds = list(grouped_folds(np.repeat(np.arange(6), 2), 3, seed=0))
+    >>> [len(test) for _, test in folds]
+    [4, 4, 4]
+    """
     groups = np.asarray(groups)
-    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
-        raise InvalidParameterError(
-            f"The 'n_splits' parameter of grouped_folds must be an int >= 2. Got {n_splits!r}."
-        )
+    check_int("n_splits", n_splits, "grouped_folds", low=2)
     n_groups = len(np.unique(groups))
     if n_groups < n_splits:
         raise NotEnoughDataError(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from eval.training_run import format_report, run_training  # noqa: E402
 from mentor_match.errors import MentorMatchError  # noqa: E402
-from ranking.training import format_report, run_training  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

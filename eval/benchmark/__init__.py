@@ -11,7 +11,7 @@ plain sentence-transformers, and a cold index build against a rebuild after a 5%
 
 Large catalogues are not encoded text by text: a generated base world is written to a
 throw-away SQLite database, indexed with the real MiniLM (the cold build) and used to train
-the ranker with :func:`ranking.training.run_training`; a catalogue of N mentors copies its
+the ranker with :func:`eval.training_run.run_training`; a catalogue of N mentors copies its
 active mentors with noisy vectors (:mod:`eval.benchmark.catalogue`). The index is built as
 :func:`index.build_index_from_db` builds it: ``auto`` spec, search tuned to recall@100 0.99.
 

@@ -47,8 +47,8 @@ def measure_rebuild(config: BenchmarkConfig, work: Path, encoder) -> tuple[Any, 
 
     Returns (the generated world, the artifacts folder in ``work``, the rebuild figures).
     """
+    from eval.training_run import run_training
     from index import build_index_from_db
-    from ranking.training import run_training
 
     world = generate_world(
         config.base_mentors, config.base_mentees, config.interactions_per_mentee, seed=config.seed

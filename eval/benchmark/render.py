@@ -190,7 +190,7 @@ def notes(config: BenchmarkConfig, result: dict[str, Any]) -> list[str]:
         f"ids, the source's profile and ground truth) with vector = source bio vector + "
         f"N(0, {config.noise}^2) per dimension, renormalised. Cosine of a copy with its source / "
         f"between two copies of one source, per size: {cosines}.",
-        "The ranker is trained once on the base world (ranking.training.run_training, as "
+        "The ranker is trained once on the base world (eval.training_run.run_training, as "
         "scripts/train.py); the index is built with spec 'auto' and its search tuned to "
         "recall@100 >= 0.99 on a goal sample, as scripts/build_index.py does. Queries are the "
         "base mentees' goals; no interactions are carried over, so no mentor is excluded as "

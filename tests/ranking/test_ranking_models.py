@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,46 @@ def test_baselines_score_pairs_with_probabilities_despite_nan():
     baselines = make_baselines(seed=0, n_jobs=1)
     assert list(baselines) == ["logistic_regression", "random_forest", "xgboost_classifier"]
     for name, model in baselines.items():
-        clone(model).fit(X, y)
-        proba = model.fit(X, y).predict_proba(X)[:, 1]
-        assert proba.shape == (300,) and ((proba >= 0) & (proba <= 1)).all(), name
-        assert np.corrcoef(proba, X["domain_overlap"])[0, 1] > 0.5, name
+        scores = model.fit(X, y).predict(X)
+        assert scores.shape == (300,) and ((scores >= 0) & (scores <= 1)).all(), name
+        assert np.corrcoef(scores, X["domain_overlap"])[0, 1] > 0.5, name
+        np.testing.assert_array_equal(model.predict_label(X), (scores > 0.5).astype(int))
+
+
+@pytest.mark.parametrize(("objective", "typo", "meant"), [
+    ("rank:pairwise", "max_dept", "max_depth"),
+    ("rank:ndcg", "colsample_bytre", "colsample_bytree"),
+    ("lambdarank", "num_leavs", "num_leaves"),
+])
+def test_an_unknown_library_parameter_is_refused_with_the_known_ones(objective, typo, meant, ltr_data):
+    (X, y, group), _ = ltr_data
+    with pytest.raises(InvalidParameterError, match=rf"'{typo}' \(did you mean '{meant}'\?\)") as caught:
+        _ranker(objective, **{typo: 2}).fit(X, y, group)
+    message = str(caught.value)
+    assert f"'{meant}'" in message.split("does not know.")[1]  # the known names are listed
+    assert "'n_estimators'" in message  # and so are Ranker's own
+
+
+@pytest.mark.parametrize(("objective", "extras"), [
+    ("rank:pairwise", {"gamma": 0.5, "reg_alpha": 0.1, "eta": 0.3, "nthread": 1}),
+    ("rank:pairwise", {"booster": "dart", "rate_drop": 0.1}),  # known only to the dart booster
+    ("lambdarank", {"min_child_samples": 5, "lambdarank_truncation_level": 10, "reg_alpha": 0.1}),
+])
+def test_library_parameters_and_their_aliases_are_accepted(objective, extras, ltr_data):
+    (X, y, group), _ = ltr_data
+    assert _ranker(objective, **extras).fit(X, y, group).n_groups_ == 60
+
+
+def test_a_parameter_of_another_booster_is_refused(ltr_data):
+    (X, y, group), _ = ltr_data
+    with pytest.raises(InvalidParameterError, match="'rate_drop'"):
+        _ranker("rank:pairwise", rate_drop=0.1).fit(X, y, group)  # a dart parameter on gbtree
+
+
+def test_ranker_counts_and_group_are_checked_before_training(ltr_data):
+    (X, y, group), _ = ltr_data
+    message = "The 'n_estimators' parameter of Ranker must be an int >= 1. Got 0."
+    with pytest.raises(InvalidParameterError, match=re.escape(message)):
+        _ranker("rank:pairwise").set_params(n_estimators=0).fit(X, y, group)
+    with pytest.raises(InvalidParameterError, match="needs `group`"):
+        _ranker("rank:pairwise").fit(X, y)

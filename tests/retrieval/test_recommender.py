@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from db import get_engine, load_interactions, load_mentors
+from eval.training_run import run_training
 from index import build_index_from_db
 from mentor_match.errors import (
     ArtifactError,
@@ -21,7 +22,6 @@ from mentor_match.errors import (
     StaleArtifactError,
     UnknownEntityError,
 )
-from ranking.training import run_training
 from retrieval import Recommender
 from synthetic import generate_world, write_world
 

@@ -12,8 +12,8 @@ import pytest
 
 from db import get_engine
 from eval.report import PLOT_FILES, validate_report
+from eval.training_run import run_training
 from index import build_index_from_db
-from ranking.training import run_training
 from synthetic import generate_world, write_world
 
 ROOT = Path(__file__).resolve().parents[2]

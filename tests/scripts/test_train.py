@@ -52,6 +52,11 @@ def test_train_prints_the_comparison_and_json(sqlite_url, tmp_path):
     assert "MODEL COMPARISON" in table.stdout and "NDCG@10" in table.stdout
     assert "Best model (by NDCG@10)" in table.stdout
     assert f"Test set: {report['test_pairs']} pairs" in table.stdout  # same seed, same split
+    ranker_row = next(line for line in table.stdout.splitlines() if line.startswith("XGBoost Ranker"))
+    assert ranker_row.split()[2:] == [  # same seed, same models: the JSON's numbers, to the digit
+        f"{report['models']['xgboost_ranker'][m]:.4f}"
+        for m in ("accuracy", "precision", "recall", "f1", "roc_auc", "gauc", "ndcg@5", "ndcg@10")
+    ]
 
 
 def test_train_with_too_little_data_fails_with_one_line(sqlite_url, tmp_path):
