@@ -57,7 +57,15 @@ def _pair(entry: Sequence, curve: str, model: str) -> tuple[np.ndarray, np.ndarr
 
 
 def plot_roc(roc: Mapping[str, Sequence], path: Path) -> Path:
-    """ROC curve of every model on one chart, AUC in the legend."""
+    """ROC curve of every model on one chart, AUC in the legend.
+
+    >>> roc = {"ranker": ([1, 0, 1, 0], [0.9, 0.8, 0.4, 0.1])}  # (labels, scores) per model
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_roc(roc, Path(folder) / "roc.png")
+    ...     path.read_bytes()[1:4]
+    b'PNG'
+    """
     fig, ax = _figure("ROC curves on held-out pairs")
     for model, entry in roc.items():
         y_true, y_score = _pair(entry, "roc", model)
@@ -72,7 +80,18 @@ def plot_roc(roc: Mapping[str, Sequence], path: Path) -> Path:
 
 
 def plot_ndcg_at_k(curves: Mapping[str, Mapping[str, Sequence[float]]], path: Path) -> Path:
-    """Mean NDCG@K against K per model, with its bootstrap confidence band."""
+    """Mean NDCG@K against K per model, with its bootstrap confidence band.
+
+    One entry per model as :func:`eval.report.ndcg_curve` builds it:
+
+    >>> curve = {"k": [1, 5, 10], "mean": [0.5, 0.6, 0.7], "low": [0.4, 0.5, 0.6],
+    ...          "high": [0.6, 0.7, 0.8]}
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_ndcg_at_k({"ranker": curve}, Path(folder) / "ndcg_at_k.png")
+    ...     path.read_bytes()[1:4]
+    b'PNG'
+    """
     fig, ax = _figure("NDCG@K by model (band: 95% bootstrap CI over mentees)")
     for model, curve in curves.items():
         missing = [key for key in ("k", "mean", "low", "high") if key not in curve]
@@ -92,7 +111,15 @@ def plot_ndcg_at_k(curves: Mapping[str, Mapping[str, Sequence[float]]], path: Pa
 
 
 def plot_stage1_recall(recall: Mapping[str, Sequence[float]], path: Path) -> Path:
-    """Share of a reference top 10 (oracle, exact ranker) found in the top-K candidates."""
+    """Share of a reference top 10 (oracle, exact ranker) found in the top-K candidates.
+
+    >>> recall = {"k": [10, 50, 200], "oracle": [0.4, 0.7, 0.9], "exact": [0.5, 0.8, 0.95]}
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_stage1_recall(recall, Path(folder) / "stage1_recall.png")
+    ...     path.read_bytes()[1:4]
+    b'PNG'
+    """
     if "k" not in recall:
         raise InvalidParameterError(
             "curves['stage1_recall'] needs 'k' (the candidate counts) beside one list per "
@@ -114,7 +141,15 @@ def plot_stage1_recall(recall: Mapping[str, Sequence[float]], path: Path) -> Pat
 
 
 def plot_feature_importance(importance: Mapping[str, float], path: Path) -> Path:
-    """Horizontal bars of the ranker's feature importance (the largest MAX_FEATURES)."""
+    """Horizontal bars of the ranker's feature importance (the largest MAX_FEATURES).
+
+    >>> importance = {"similarity": 30.5, "skill_overlap": 12.0, "tz_gap": 4.2}
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_feature_importance(importance, Path(folder) / "importance.png")
+    ...     path.read_bytes()[1:4]
+    b'PNG'
+    """
     ranked = sorted(importance.items(), key=lambda item: item[1], reverse=True)[:MAX_FEATURES]
     names = [name for name, _ in ranked][::-1]
     values = [float(value) for _, value in ranked][::-1]
@@ -126,7 +161,15 @@ def plot_feature_importance(importance: Mapping[str, float], path: Path) -> Path
 
 
 def plot_calibration(calibration: Mapping[str, Sequence], path: Path, *, n_bins: int = 10) -> Path:
-    """Reliability diagram: observed positive rate against predicted probability, per classifier."""
+    """Reliability diagram: observed positive rate against predicted probability, per classifier.
+
+    >>> calibration = {"logistic_regression": ([1, 0, 1, 0], [0.9, 0.2, 0.7, 0.4])}
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_calibration(calibration, Path(folder) / "calibration.png")
+    ...     path.read_bytes()[1:4]
+    b'PNG'
+    """
     fig, ax = _figure("Calibration of the classifiers")
     for model, entry in calibration.items():
         y_true, y_prob = _pair(entry, "calibration", model)

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.stats import wilcoxon
 
 from mentor_match.errors import InvalidParameterError
+from mentor_match.validation import check_int, check_number
 
 __all__ = [
     "ConfidenceInterval",
@@ -49,15 +50,8 @@ def _values(values: Iterable[float] | np.ndarray | pd.Series, name: str, func: s
     return arr
 
 
-def _check_boot(n_boot: int, alpha: float, func: str) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 1:
-        raise InvalidParameterError(
-            f"The 'n_boot' parameter of {func} must be an int >= 1. Got {n_boot!r}."
-        )
-    if not 0.0 < alpha < 1.0:
-        raise InvalidParameterError(
-            f"The 'alpha' parameter of {func} must be in (0, 1). Got {alpha!r}."
-        )
+def _check_alpha(alpha: float, func: str) -> float:
+    return check_number("alpha", alpha, func, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def bootstrap_means(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
@@ -65,10 +59,19 @@ def bootstrap_means(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0) ->
 
     Every column sees the same resamples of queries, which keeps paired series (models
     scored on the same mentees, cutoffs of one model) comparable. 1-D input -> (n_boot,).
+
+    Three queries, two series, four resamples (each row: the means of one resample):
+
+    >>> values = np.array([[0.2, 0.3], [0.9, 0.8], [0.4, 0.6]])
+    >>> bootstrap_means(values, n_boot=4, seed=0).round(3)
+    array([[0.733, 0.733],
+           [0.2  , 0.3  ],
+           [0.2  , 0.3  ],
+           [0.567, 0.667]])
     """
     func = "bootstrap_means"
     arr = _values(values, "values", func)
-    _check_boot(n_boot, 0.05, func)
+    check_int("n_boot", n_boot, func)
     n = arr.shape[0]
     rng = np.random.default_rng(seed)
     # Resample counts per query, in batches that keep the count matrix near 16 MB.
@@ -93,6 +96,15 @@ def bootstrap_ci(
 
     Agrees with ``scipy.stats.bootstrap(..., method="percentile")`` up to Monte Carlo
     error (the resamples differ). One query gives a zero-width interval at its value.
+
+    The same seed gives the same interval:
+
+    >>> ndcg_per_mentee = [0.2, 0.9, 0.4, 0.7, 0.6]
+    >>> low, high = bootstrap_ci(ndcg_per_mentee, n_boot=1000, seed=0)
+    >>> round(low, 3), round(high, 3)
+    (0.34, 0.76)
+    >>> bootstrap_ci([0.5])
+    ConfidenceInterval(low=0.5, high=0.5)
     """
     func = "bootstrap_ci"
     arr = _values(per_query_values, "per_query_values", func)
@@ -100,7 +112,8 @@ def bootstrap_ci(
         raise InvalidParameterError(
             f"The 'per_query_values' parameter of {func} must be 1-D. Got shape {arr.shape}."
         )
-    _check_boot(n_boot, alpha, func)
+    check_int("n_boot", n_boot, func)
+    alpha = _check_alpha(alpha, func)
     means = bootstrap_means(arr, n_boot=n_boot, seed=seed)
     low, high = np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0])
     return ConfidenceInterval(float(low), float(high))
@@ -141,10 +154,17 @@ def paired_comparison(
     bootstrap over queries) and ``p_value`` (two-sided Wilcoxon signed-rank test,
     ``scipy.stats.wilcoxon`` with Pratt's handling of zero differences; 1.0 when a and b
     never differ). Pandas Series are aligned on their index (query ids).
+
+    Model a is ahead on four of five mentees and level on one:
+
+    >>> result = paired_comparison([0.9, 0.8, 0.7, 0.9, 0.6], [0.6, 0.8, 0.5, 0.7, 0.5], seed=0)
+    >>> {name: round(value, 3) for name, value in result.items()}
+    {'mean_diff': 0.16, 'ci_low': 0.08, 'ci_high': 0.24, 'p_value': 0.125}
     """
     func = "paired_comparison"
     a, b = _paired(a_per_query, b_per_query, func)
-    _check_boot(n_boot, alpha, func)
+    check_int("n_boot", n_boot, func)
+    alpha = _check_alpha(alpha, func)
     diff = a - b
     low, high = bootstrap_ci(diff, n_boot=n_boot, alpha=alpha, seed=seed)
     if np.all(diff == 0):
@@ -160,6 +180,9 @@ def gini(counts: Iterable[float] | np.ndarray, *, catalogue_size: int | None = N
     Pass one count per mentor in the catalogue, zeros included; or pass the counts of the
     recommended mentors with ``catalogue_size`` and the missing mentors count as zeros.
     With n mentors, all recommendations on one gives (n - 1) / n.
+
+    >>> gini([5, 5, 5, 5]), gini([0, 0, 0, 12]), gini([12], catalogue_size=4)
+    (0.0, 0.75, 0.75)
     """
     func = "gini"
     x = _values(counts, "counts", func)
@@ -167,6 +190,7 @@ def gini(counts: Iterable[float] | np.ndarray, *, catalogue_size: int | None = N
         raise InvalidParameterError(
             f"The 'counts' parameter of {func} must be 1-D and non-negative."
         )
+    catalogue_size = check_int("catalogue_size", catalogue_size, func, allow_none=True)
     if catalogue_size is not None:
         if catalogue_size < len(x):
             raise InvalidParameterError(
@@ -187,16 +211,14 @@ def coverage(recommended_ids: Iterable, catalogue_size: int) -> float:
 
     ``recommended_ids`` is a flat iterable of mentor ids or a 2-D array (one row per
     mentee's top-k list); duplicates count once.
+
+    Two mentees' top 3 lists reach 4 of 10 mentors:
+
+    >>> coverage([[1, 2, 3], [2, 3, 4]], catalogue_size=10)
+    0.4
     """
     func = "coverage"
-    if (
-        isinstance(catalogue_size, bool)
-        or not isinstance(catalogue_size, int | np.integer)
-        or catalogue_size < 1
-    ):
-        raise InvalidParameterError(
-            f"The 'catalogue_size' parameter of {func} must be an int >= 1. Got {catalogue_size!r}."
-        )
+    catalogue_size = check_int("catalogue_size", catalogue_size, func)
     flat = [
         item
         for entry in recommended_ids
@@ -224,6 +246,12 @@ def compare_to_reference(
 
     Each entry is ``{"a": reference, "b": other, "metric": metric}`` plus the keys of
     :func:`paired_comparison` (a - b); it is what ``report["comparisons"]`` holds.
+
+    >>> per_query = {"xgboost_ranker": pd.Series([0.9, 0.8, 0.7]),
+    ...              "random": pd.Series([0.2, 0.5, 0.1])}
+    >>> [entry] = compare_to_reference(per_query, n_boot=200)
+    >>> entry["a"], entry["b"], round(entry["mean_diff"], 3)
+    ('xgboost_ranker', 'random', 0.533)
     """
     if reference not in per_query_by_model:
         raise InvalidParameterError(

@@ -155,6 +155,14 @@ def test_coverage_counts_distinct_recommended_mentors():
         (lambda: gini([1, -1]), "non-negative"),
         (lambda: gini([1, 2, 3], catalogue_size=2), "smaller than the number of counts"),
         (lambda: coverage([1], 0), "'catalogue_size' parameter of coverage"),
+        (
+            lambda: gini([1, 2], catalogue_size=2.5),
+            "'catalogue_size' parameter of gini must be an int >= 1 or None. Got 2.5.",
+        ),
+        (
+            lambda: bootstrap_ci([0.1, 0.2], alpha="0.05"),
+            "'alpha' parameter of bootstrap_ci must be a finite number > 0.0 and < 1.0",
+        ),
     ],
 )
 def test_bad_input_raises_a_clear_error(call, message):

@@ -1,0 +1,129 @@
+"""The report as pages: Markdown (plots linked) and one self-contained HTML file (plots inlined).
+
+Both pages show the same tables (:func:`eval.report.tables.report_tables`), the plots that
+were drawn, and the "how to read this" notes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from eval.report.schema import json_ready
+from eval.report.tables import Table
+from mentor_match.text import format_table
+
+__all__ = ["HOW_TO_READ", "PLOT_TITLES", "render_html", "render_markdown"]
+
+PLOT_TITLES = {
+    "roc": "ROC curves of all models",
+    "ndcg_at_k": "NDCG@K by model with 95% confidence bands",
+    "stage1_recall": "Stage-1 recall against K",
+    "feature_importance": "Ranker feature importance",
+    "calibration": "Calibration of the classifiers",
+}
+HOW_TO_READ = (
+    "Classification view: how well each model separates observed good matches from the "
+    "rest on held-out pairs; GAUC is the mean AUC per mentee, which is what ranking needs.",
+    "Ranking view: per held-out mentee, how high the mentee's best mentors come in each "
+    "model's order (graded relevance). The interval is a 95% bootstrap over mentees; "
+    "overlapping intervals alone do not mean 'no difference': read the paired comparison, "
+    "which scores both models on the same mentees.",
+    "End-to-end view: the deployed pipeline over all eligible mentors, scored with the "
+    "synthetic ground truth. Oracle is the ceiling and random the floor; the gap between "
+    "the pipeline and the exact ranker is the price of stage-1 retrieval.",
+    "Stage-1 recall: the share of the reference top 10 that survives candidate retrieval "
+    "at K candidates in similarity order; the 'pre-ranked' row is what the ranker scores: "
+    "the default candidates chosen by the pre-ranker from the wider pool.",
+    "Coverage and Gini: how much of the catalogue gets recommended and how concentrated "
+    "recommendations are on few mentors (0 even, near 1 all on one), since mentors have "
+    "limited capacity.",
+)
+
+
+def render_markdown(
+    report: Mapping[str, Any], tables: list[Table], plots: Mapping[str, Path]
+) -> str:
+    """report.md: the tables as Markdown, each plot linked by its file name beside the page.
+
+    >>> table = Table("Ranking view", ["model", "NDCG@10"], [["ranker", "0.875"]])
+    >>> page = render_markdown({"generated_at": "2026-01-01"}, [table], {})
+    >>> print(page[page.index("## Ranking view") : page.index("## How to read")].strip())
+    ## Ranking view
+    <BLANKLINE>
+    | model | NDCG@10 |
+    |---|---:|
+    | ranker | 0.875 |
+    """
+    lines = [
+        "# mentor-match offline evaluation",
+        "",
+        f"Generated {json_ready(report['generated_at'])}.",
+        "",
+    ]
+    lines += [f"> {note}" for note in report.get("notes", [])]
+    for table in tables:
+        lines += ["", f"## {table.title}", ""]
+        lines.append(format_table(table.headers, table.rows, markdown=True))
+        if table.note:
+            lines += ["", table.note]
+        if table.extra:
+            lines += [""] + [f"- {item}" for item in table.extra]
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{PLOT_TITLES[name]}]({path.name})" for name, path in plots.items()]
+    lines += ["", "## How to read this", ""] + [f"- {item}" for item in HOW_TO_READ]
+    return "\n".join(lines) + "\n"
+
+
+def render_html(report: Mapping[str, Any], tables: list[Table], plots: Mapping[str, Path]) -> str:
+    """report.html: one self-contained page, every plot inlined as a base64 PNG.
+
+    >>> table = Table("Ranking view", ["model", "NDCG@10"], [["ranker", "0.875"]])
+    >>> page = render_html({"generated_at": "2026-01-01"}, [table], {})
+    >>> "<tr><td>ranker</td><td>0.875</td></tr>" in page
+    True
+    """
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>mentor-match offline evaluation</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;"
+        "padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
+        "th,td{border:1px solid #ccc;padding:.25em .6em}td{text-align:right}"
+        "td:first-child{text-align:left}th{background:#f2f2f2}img{max-width:100%}</style>",
+        "</head><body>",
+        "<h1>mentor-match offline evaluation</h1>",
+        f"<p>Generated {esc(str(json_ready(report['generated_at'])))}.</p>",
+    ]
+    parts += [f"<blockquote>{esc(str(note))}</blockquote>" for note in report.get("notes", [])]
+    for table in tables:
+        parts.append(f"<h2>{esc(table.title)}</h2><table><thead><tr>")
+        parts += [f"<th>{esc(h)}</th>" for h in table.headers]
+        parts.append("</tr></thead><tbody>")
+        for row in table.rows:
+            parts.append("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>")
+        parts.append("</tbody></table>")
+        if table.note:
+            parts.append(f"<p>{esc(table.note)}</p>")
+        if table.extra:
+            parts.append(
+                "<ul>" + "".join(f"<li>{esc(item)}</li>" for item in table.extra) + "</ul>"
+            )
+    if plots:
+        parts.append("<h2>Plots</h2>")
+    for name, path in plots.items():
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        title = esc(PLOT_TITLES[name])
+        parts.append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
+            f"<figcaption>{title}</figcaption></figure>"
+        )
+    parts.append("<h2>How to read this</h2><ul>")
+    parts += [f"<li>{esc(item)}</li>" for item in HOW_TO_READ]
+    parts.append("</ul></body></html>")
+    return "\n".join(parts) + "\n"
