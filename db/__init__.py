@@ -24,6 +24,8 @@ _EXPORTS = {
     "table_row_counts": "db.loading",
     "timezone_offset_hours": "db.loading",
     "validate_frame": "db.loading",
+    "frame_records": "db.writing",
+    "transaction": "db.writing",
     "CORE_TABLES": "db.schema",
     "TRUTH_TABLES": "db.schema",
     "interactions": "db.schema",

@@ -33,7 +33,7 @@ def test_the_kernel_loads_no_heavy_library():
 def test_import_index_loads_neither_the_database_loaders_nor_the_synthetic_world():
     loaded = _modules_after("import index")
     assert "faiss" in loaded  # it did import the index
-    assert not {"db.loading", "db.engine", "sqlalchemy", "synthetic", "synthetic.world"} & loaded
+    assert not {"db.loading", "db.engine", "sqlalchemy", "synthetic", "synthetic.generator", "synthetic.truth"} & loaded
     assert not {"torch", "sentence_transformers"} & loaded  # nor the encoder
 
 
