@@ -176,16 +176,18 @@ def pipeline_view(
 
     ``truth`` is (mentees, mentors) with the synthetic truth columns (:func:`synthetic.load_truth`);
     the gain of a pair is its ``p_match``. Every ordering is scored over all pairs of
-    :meth:`~retrieval.Recommender.eligible_pairs`, so a good mentor that stage 1 misses
+    :func:`eval.exhaustive.eligible_pairs`, so a good mentor that stage 1 misses
     counts against the pipeline. NDCG is reported at 10 (the public keys) and at ``k``.
     """
-    pairs = recommender.eligible_pairs(mentee_ids)
+    from eval.exhaustive import eligible_pairs, score_pairs
+
+    pairs = eligible_pairs(recommender, mentee_ids)
     if pairs.empty:
         raise NotEnoughDataError(
             "No eligible (active, not full, not yet contacted) mentor for the sampled mentees; "
             "the end-to-end view has nothing to rank. Generate or load more mentors."
         )
-    exact = recommender.score_pairs(pairs)
+    exact = score_pairs(recommender, pairs)
     top = recommender.recommend_batch(mentee_ids, max(k, REFERENCE_TOP), progress=False)
     # pool = n: the nearest mentors in similarity order, without the pre-ranker.
     retrieved = recommender.retrieve(mentee_ids, max(RECALL_KS), pool=max(RECALL_KS), progress=False)

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from mentor_match.text import format_table
+from retrieval.results import Recommendation
 
-def format_recommendations(recs: Sequence, domains: Mapping[int, Sequence[str]] | None = None) -> str:
-    """A fixed-width table: rank, mentor, domains, score, why."""
-    if not recs:
+
+def format_recommendations(
+    recommendations: Sequence[Recommendation], domains: Mapping[int, Sequence[str]] | None = None
+) -> str:
+    """A fixed-width table: rank, mentor, domains (from ``domains`` by mentor id), score, why.
+
+    >>> ada = Recommendation(7, "Ada", 1, 0.8125, 0.5, {}, ["same timezone", "rated 4.5"])
+    >>> print(format_recommendations([ada], {7: ["data", "ml"]}))
+    #  mentor   domains   score  why
+    -  -------  --------  -----  ---
+    1  Ada (7)  data, ml  0.812  same timezone; rated 4.5
+    >>> format_recommendations([])
+    '(no eligible mentors)'
+    """
+    if not recommendations:
         return "(no eligible mentors)"
-    rows = [("#", "mentor", "domains", "score", "why")]
-    for r in recs:
-        mentor_domains = ", ".join(domains.get(r.mentor_id, ())) if domains is not None else ""
-        rows.append((str(r.rank), f"{r.name} ({r.mentor_id})", mentor_domains, f"{r.score:.3f}", "; ".join(r.reasons)))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = []
-    for i, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 3)
-    return "\n".join(lines)
+    rows = [
+        [
+            str(r.rank),
+            f"{r.name} ({r.mentor_id})",
+            ", ".join(domains.get(r.mentor_id, ())) if domains is not None else "",
+            f"{r.score:.3f}",
+            "; ".join(r.reasons),
+        ]
+        for r in recommendations
+    ]
+    return format_table(["#", "mentor", "domains", "score"], rows, left=4, trailing="why")

@@ -12,6 +12,8 @@ import json
 import random
 import sys
 
+import pandas as pd
+
 from mentor_match.errors import MentorMatchError
 from retrieval import Recommender, format_recommendations
 
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def interactive(recommender: Recommender, k: int) -> int:
     """The menu of the original guide. Bad input is answered and the menu goes on."""
-    mentee_ids = recommender.mentee_ids
+    mentee_ids = recommender.stages.catalogue.mentees["mentee_id"].to_numpy()
     page = 0
     while True:
         print(MENU)
@@ -83,7 +85,7 @@ def interactive(recommender: Recommender, k: int) -> int:
                     continue
                 _show(recommender, mentee_id, k)
             elif choice == "2":
-                frame = recommender.mentees_overview()
+                frame = mentees_overview(recommender.stages.catalogue.mentees)
                 start = page * PAGE
                 if start >= len(frame):
                     page, start = 0, 0
@@ -96,6 +98,17 @@ def interactive(recommender: Recommender, k: int) -> int:
                 print(f"Unknown choice {choice!r}: enter 1, 2, 3 or q.")
         except MentorMatchError as exc:
             print(f"error: {exc}")
+
+
+def mentees_overview(mentees: pd.DataFrame) -> pd.DataFrame:
+    """One line per mentee for browsing: id, name, level, desired domains, goals."""
+    return pd.DataFrame({
+        "mentee_id": mentees["mentee_id"].to_numpy(),
+        "name": mentees["name"].to_numpy(),
+        "level": mentees["current_level"].to_numpy(),
+        "domains": mentees["desired_domains"].map(", ".join).to_numpy(),
+        "goals": mentees["goals"].str.slice(0, 60).to_numpy(),
+    })
 
 
 def _show(recommender: Recommender, mentee_id: int, k: int) -> None:

@@ -201,11 +201,11 @@ def notes(config: BenchmarkConfig, result: dict[str, Any]) -> list[str]:
         f"{DEFAULT_POOL:,} (index.spec.DEFAULT_POOL); single-threaded "
         "(faiss.omp_set_num_threads(1), XGBoost nthread=1, BLAS and torch 1 thread). Known = cached goal vector; ad-hoc = the same mentee as a "
         "profile, goals encoded per query.",
-        "Brute force = Recommender.eligible_pairs + score_pairs (pair features and the ranker "
+        "Brute force = eval.exhaustive.eligible_pairs + score_pairs (pair features and the ranker "
         "over every eligible mentor) + top 10, timed the same way on the first "
         f"max({BRUTEFORCE_MIN_QUERIES}, {config.bruteforce_pairs:,} / eligible mentors) query "
         "mentees (n= in the table); speed-up = brute-force p50 / recommend() known p50, in "
-        "brackets / no-reasons p50. No-reasons = Recommender.retrieve + score_pairs + top 10: "
+        "brackets / no-reasons p50. No-reasons = Recommender.retrieve + eval.exhaustive.score_pairs + top 10: "
         "the same two stages without the wording of reasons (per-feature contributions) that "
         "recommend() adds and brute force does not.",
         "Build = what scripts/build_index.py's 'auto' does: IVF{nlist},Flat from 50,000 "

@@ -26,11 +26,13 @@ def recommender_over(index, ranker, mentors: pd.DataFrame, mentees: pd.DataFrame
 def scored_candidates(recommender, mentee_id: int, *, every_eligible: bool) -> tuple[np.ndarray, np.ndarray]:
     """(mentor ids, ranker scores) of one mentee's candidates: every eligible mentor (brute
     force, as the original guide's inference does) or stage 1's retrieved ones."""
+    from eval.exhaustive import eligible_pairs, score_pairs
+
     if every_eligible:
-        pairs = recommender.eligible_pairs([mentee_id])
+        pairs = eligible_pairs(recommender, [mentee_id])
     else:
         pairs = recommender.retrieve([mentee_id], progress=False)
-    scores = recommender.score_pairs(pairs)
+    scores = score_pairs(recommender, pairs)
     return pairs["mentor_id"].to_numpy(), scores
 
 
@@ -41,7 +43,7 @@ def stage1_candidates(recommender, mentee_ids: np.ndarray) -> pd.DataFrame:
 
 def profile_of(mentees: pd.DataFrame, mentee_id) -> dict[str, Any]:
     """The mentee's row as an ad-hoc profile (no id: the goals are encoded per query)."""
-    from retrieval.recommender import PROFILE_FIELDS
+    from retrieval import PROFILE_FIELDS
 
     row = mentees.loc[mentees["mentee_id"] == mentee_id].iloc[0]
     return {name: row[name] for name in PROFILE_FIELDS}

@@ -13,19 +13,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from db import get_engine, load_interactions, load_mentors
+from db import get_engine, load_interactions, load_mentees, load_mentors
 from eval.training_run import run_training
-from index import build_index_from_db
+from index import MentorIndex, build_index_from_db
+from index.spec import DEFAULT_POOL
 from mentor_match.errors import (
     ArtifactError,
     InvalidParameterError,
     StaleArtifactError,
     UnknownEntityError,
 )
-from retrieval import Recommender
+from ranking.features import interaction_labels, pair_features
+from ranking.models import Ranker
+from retrieval import DEFAULT_CANDIDATES, IndexRetriever, Recommender, Reranker
+from retrieval.reasons import relative_contributions
 from synthetic import generate_world, write_world
 
 ROOT = Path(__file__).resolve().parents[2]
+PROFILE = {
+    "goals": "I want to train neural networks for medical image segmentation",
+    "desired_domains": ["machine learning"],
+    "current_level": "junior",
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +58,12 @@ def rec(world, encoder):
 
 
 @pytest.fixture(scope="module")
-def catalogue(world):
+def tables(world):
+    """The database's mentors (by id), mentee ids and interactions, read apart from the recommender."""
     engine = get_engine(world[0])
-    mentors, interactions = load_mentors(engine), load_interactions(engine)
+    mentors, mentees, interactions = load_mentors(engine), load_mentees(engine), load_interactions(engine)
     engine.dispose()
-    return mentors.set_index("mentor_id"), interactions
+    return mentors.set_index("mentor_id"), mentees["mentee_id"].to_numpy(), interactions
 
 
 def _eligible(mentors: pd.DataFrame) -> pd.Index:
@@ -61,23 +71,26 @@ def _eligible(mentors: pd.DataFrame) -> pd.Index:
     return mentors.index[ok]
 
 
-def test_k_distinct_eligible_results(rec, catalogue):
-    mentors, interactions = catalogue
+def _contacted(interactions: pd.DataFrame, mentee_id: int) -> set[int]:
+    return set(interactions.loc[interactions["mentee_id"] == mentee_id, "mentor_id"])
+
+
+def test_k_distinct_eligible_results(rec, tables):
+    mentors, mentee_ids, interactions = tables
     eligible = set(_eligible(mentors))
-    for mentee_id in rec.mentee_ids[:20]:
+    for mentee_id in mentee_ids[:20]:
         recs = rec.recommend(mentee_id=int(mentee_id), k=10)
         ids = [r.mentor_id for r in recs]
-        contacted = set(interactions.loc[interactions["mentee_id"] == mentee_id, "mentor_id"])
         assert len(ids) == 10 and len(set(ids)) == 10
         assert set(ids) <= eligible, "an inactive or full mentor was recommended"
-        assert not set(ids) & contacted, "a mentor the mentee already contacted came back"
+        assert not set(ids) & _contacted(interactions, mentee_id), "a contacted mentor came back"
         assert [r.rank for r in recs] == list(range(1, 11))
         scores = [r.score for r in recs]
         assert scores == sorted(scores, reverse=True)
 
 
-def test_recommendation_carries_features_and_reasons(rec):
-    first = rec.recommend(mentee_id=int(rec.mentee_ids[0]), k=5)[0]
+def test_recommendation_carries_features_and_reasons(rec, tables):
+    first = rec.recommend(mentee_id=int(tables[1][0]), k=5)[0]
     assert set(first.features) >= {"domain_overlap", "bio_goal_similarity", "mentor_rating"}
     assert abs(first.features["bio_goal_similarity"] - first.similarity) < 1e-5
     assert 1 <= len(first.reasons) <= 3 and all(isinstance(r, str) and r for r in first.reasons)
@@ -85,20 +98,22 @@ def test_recommendation_carries_features_and_reasons(rec):
     json.dumps(first.to_dict())  # plain types only
 
 
-def test_reasons_compare_with_the_best_candidates_of_the_list(rec, monkeypatch):
-    import retrieval.recommender as module
-    from retrieval.reasons import relative_contributions
-
-    monkeypatch.setattr(module, "REASONS_REFERENCE", 20)
-    mentee = int(rec.mentee_ids[3])
-    recs = rec.recommend(mentee_id=mentee, k=5, candidates=100)
-    state = rec._state
+def test_reasons_compare_with_the_best_candidates_of_the_list(rec, tables):
+    stages = rec.stages
+    ranker = stages.reranker.ranker
+    reranker = Reranker.build(ranker, stages.catalogue, stages.retriever.index.vectors, reference=20)
+    narrow = Recommender(replace(stages, reranker=reranker))
+    mentee = int(tables[1][3])
+    recs = narrow.recommend(mentee_id=mentee, k=5, candidates=100)
     pairs = rec.retrieve([mentee], 100, progress=False)
-    features = rec._features(state, state.prepared_mentees, state.mentee_vectors, pairs)
-    best = np.argsort(-state.ranker.predict(features), kind="stable")[:20]
-    relative = relative_contributions(
-        state.ranker.contributions(features.iloc[best], approximate=True)
+    catalogue = stages.catalogue
+    features = pair_features(
+        catalogue.prepared_mentees, catalogue.prepared_mentors, pairs,
+        mentee_vectors=catalogue.mentee_vectors, mentor_vectors=stages.retriever.index.vectors,
+        vectors_per="profile",
     )
+    best = np.argsort(-ranker.predict(features), kind="stable")[:20]
+    relative = relative_contributions(ranker.contributions(features.iloc[best], approximate=True))
     names = list(features.columns)
     assert [r.mentor_id for r in recs] == pairs["mentor_id"].to_numpy()[best[:5]].tolist()
     for i, r in enumerate(recs):
@@ -107,24 +122,26 @@ def test_reasons_compare_with_the_best_candidates_of_the_list(rec, monkeypatch):
             assert value == pytest.approx(relative[i, names.index(name)])
 
 
-def test_by_default_the_whole_pool_is_pre_ranked(rec):
-    from index.spec import DEFAULT_POOL
-
-    mentee = int(rec.mentee_ids[2])
+def test_by_default_the_whole_pool_is_pre_ranked(rec, tables):
+    mentee = int(tables[1][2])
     default = rec.retrieve([mentee], 50, progress=False)
     pd.testing.assert_frame_equal(default, rec.retrieve([mentee], 50, pool=DEFAULT_POOL, progress=False))
     nearest = rec.retrieve([mentee], 50, pool=50, progress=False)
     assert not default["mentor_id"].equals(nearest["mentor_id"])
+    pd.testing.assert_frame_equal(
+        rec.retrieve([mentee], progress=False), rec.retrieve([mentee], DEFAULT_CANDIDATES, progress=False)
+    )
 
 
-def test_preranker_orders_the_pool_and_the_ranker_scores_its_best(rec):
-    state = rec._state
-    assert state.preranker is not None and 0 < state.preranker.r2 <= 1
-    mentee = int(rec.mentee_ids[1])
+def test_preranker_orders_the_pool_and_the_ranker_scores_its_best(rec, tables):
+    retriever = rec.stages.retriever
+    prerank = retriever.prerank
+    assert prerank is not None and 0 < prerank.preranker.r2 <= 1
+    mentee = int(tables[1][1])
     pool = rec.retrieve([mentee], 100, pool=100, progress=False)  # nearest 100, no pre-ranking
     chosen = rec.retrieve([mentee], 30, pool=100, progress=False)
-    rows = state.index.rows_of(pool["mentor_id"])
-    pre = state.preranker.similarity_weight * pool["similarity"].to_numpy() + state.prior[rows]
+    rows = retriever.index.rows_of(pool["mentor_id"])
+    pre = prerank.preranker.similarity_weight * pool["similarity"].to_numpy() + prerank.prior[rows]
     expected = pool["mentor_id"].to_numpy()[np.argsort(-pre, kind="stable")[:30]]
     np.testing.assert_array_equal(chosen["mentor_id"].to_numpy(), expected)
     assert not np.array_equal(expected, pool["mentor_id"].to_numpy()[:30])  # it reorders
@@ -132,46 +149,75 @@ def test_preranker_orders_the_pool_and_the_ranker_scores_its_best(rec):
     assert {r.mentor_id for r in top} <= set(expected)
 
 
-def test_exclude_removes_mentors(rec):
-    mentee_id = int(rec.mentee_ids[1])
+def test_without_a_preranker_the_candidates_are_the_nearest(rec, tables):
+    stages = rec.stages
+    plain = Recommender(replace(stages, retriever=IndexRetriever(stages.retriever.index, stages.catalogue.eligible)))
+    mentee = int(tables[1][4])
+    got = plain.retrieve([mentee], 40, pool=1000, progress=False)
+    assert len(got) == 40  # the pool is ignored: no pre-ranker to choose from it
+    vector = stages.catalogue.mentee_vectors[stages.catalogue.mentee_rows([mentee])]
+    ids, _ = stages.retriever.index.search(
+        vector, 40, excluded_rows=np.flatnonzero(~stages.catalogue.eligible),
+        exclude=[stages.catalogue.contacted_by(mentee)],
+    )
+    np.testing.assert_array_equal(got["mentor_id"].to_numpy(), ids[0])
+
+
+def test_exclude_removes_mentors(rec, tables):
+    mentee_id = int(tables[1][1])
     before = [r.mentor_id for r in rec.recommend(mentee_id=mentee_id, k=10)]
     after = [r.mentor_id for r in rec.recommend(mentee_id=mentee_id, k=10, exclude=before[:5])]
     assert len(after) == 10 and not set(after) & set(before[:5])
 
 
-def test_widening_fills_k_when_filters_bite(rec, catalogue):
+def test_widening_fills_k_when_filters_bite(rec, tables):
     """With few candidates and most of them excluded, the search widens to still fill k."""
-    mentors, _ = catalogue
-    mentee_id = int(rec.mentee_ids[2])
+    mentee_id = int(tables[1][2])
     near = [r.mentor_id for r in rec.recommend(mentee_id=mentee_id, k=30, candidates=30)]
     recs = rec.recommend(mentee_id=mentee_id, k=10, candidates=10, exclude=near)
     assert len(recs) == 10 and not {r.mentor_id for r in recs} & set(near)
 
 
-def test_returns_all_eligible_when_fewer_than_k(rec, catalogue):
-    mentors, interactions = catalogue
-    mentee_id = int(rec.mentee_ids[3])
-    eligible = set(_eligible(mentors)) - set(interactions.loc[interactions["mentee_id"] == mentee_id, "mentor_id"])
+def test_returns_all_eligible_when_fewer_than_k(rec, tables):
+    mentors, mentee_ids, interactions = tables
+    mentee_id = int(mentee_ids[3])
+    eligible = set(_eligible(mentors)) - _contacted(interactions, mentee_id)
     keep = sorted(eligible)[:4]
     recs = rec.recommend(mentee_id=mentee_id, k=10, exclude=sorted(eligible - set(keep)))
     assert sorted(r.mentor_id for r in recs) == keep
 
 
 def test_adhoc_profile(rec):
-    recs = rec.recommend(
-        profile={"goals": "I want to train neural networks for medical image segmentation",
-                 "desired_domains": ["machine learning"], "current_level": "junior"},
-        k=5,
-    )
+    recs = rec.recommend(profile=PROFILE, k=5)
     assert len(recs) == 5 and len({r.mentor_id for r in recs}) == 5
     minimal = rec.recommend(profile={"goals": "grow into an engineering manager"}, k=3)
     assert len(minimal) == 3
 
 
-def test_batch_equals_per_mentee(rec):
-    ids = [int(i) for i in rec.mentee_ids[:12]]
+def test_an_adhoc_profile_without_timezone_has_an_unknown_timezone(rec):
+    """pair_features' rule for a missing timezone (match 0, distance 0.5), not UTC's."""
+    recs = rec.recommend(profile=PROFILE, k=30)
+    assert {r.features["timezone_match"] for r in recs} == {0.0}
+    assert {r.features["timezone_distance"] for r in recs} == {0.5}
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), np.nan, pd.NA])
+@pytest.mark.parametrize(
+    "field",
+    ["desired_domains", "current_skills", "current_level", "timezone", "availability",
+     "availability_hours", "preferred_style", "industry"],
+)
+def test_a_profile_field_given_as_none_or_nan_is_missing(rec, field, missing):
+    bare = {"goals": PROFILE["goals"], "desired_domains": ["machine learning"]}
+    expected = rec.recommend(profile={name: v for name, v in bare.items() if name != field}, k=5)
+    got = rec.recommend(profile={**bare, field: missing}, k=5)
+    assert [(r.mentor_id, r.score) for r in got] == [(r.mentor_id, r.score) for r in expected]
+
+
+def test_batch_equals_per_mentee(rec, tables):
+    ids = [int(i) for i in tables[1][:12]]
     batch = rec.recommend_batch(ids, k=5, progress=False)
-    assert list(batch.columns[:4]) == ["mentee_id", "rank", "mentor_id", "score"]
+    assert list(batch.columns) == ["mentee_id", "rank", "mentor_id", "score", "similarity"]
     for mentee_id in ids:
         single = rec.recommend(mentee_id=mentee_id, k=5)
         rows = batch[batch["mentee_id"] == mentee_id].sort_values("rank")
@@ -179,22 +225,50 @@ def test_batch_equals_per_mentee(rec):
         np.testing.assert_allclose(rows["score"], [r.score for r in single], rtol=1e-6)
 
 
+def test_batches_of_mentees_with_few_candidates_are_ranked_per_mentee(rec, tables):
+    """Mentees with fewer eligible mentors than candidates must not be split across batches."""
+    ids = [int(i) for i in tables[1][:9]]
+    whole = rec.recommend_batch(ids, k=150, candidates=150, progress=False)
+    small = rec.recommend_batch(ids, k=150, candidates=150, batch_size=2, progress=False)
+    key = ["mentee_id", "rank"]
+    pd.testing.assert_frame_equal(
+        whole.sort_values(key, ignore_index=True), small.sort_values(key, ignore_index=True), rtol=1e-6
+    )
+    assert not small.duplicated(key).any()
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
+    ("kwargs", "error", "message"),
     [
-        ({"mentee_id": 10**9}, UnknownEntityError),
-        ({"mentee_id": 1, "k": 0}, InvalidParameterError),
-        ({"mentee_id": 1, "k": 2.5}, InvalidParameterError),
-        ({}, InvalidParameterError),
-        ({"profile": {"desired_domains": ["finance"]}}, InvalidParameterError),
-        ({"profile": {"goals": "x", "current_level": "wizard"}}, InvalidParameterError),
-        ({"profile": {"goals": "x", "favourite_colour": "red"}}, InvalidParameterError),
+        ({"mentee_id": 10**9}, UnknownEntityError, "Unknown mentee id 1000000000"),
+        ({"mentee_id": 1, "k": 0}, InvalidParameterError, "'k' parameter of recommend must be an int >= 1. Got 0"),
+        ({"mentee_id": 1, "k": 2.5}, InvalidParameterError, "'k' parameter of recommend must be an int"),
+        ({"mentee_id": 1, "candidates": 0}, InvalidParameterError, "'candidates' parameter of recommend"),
+        ({"mentee_id": 1, "pool": 0}, InvalidParameterError, "'pool' parameter of recommend"),
+        ({}, InvalidParameterError, "exactly one of mentee_id"),
+        ({"profile": {"desired_domains": ["finance"]}}, InvalidParameterError, "profile needs 'goals'"),
+        ({"profile": {"goals": "x", "current_level": "wizard"}}, InvalidParameterError, "'current_level'.*'wizard'"),
+        ({"profile": {"goals": "x", "favourite_colour": "red"}}, InvalidParameterError, "favourite_colour"),
+        ({"profile": {"goals": "x", "desired_domains": "finance"}}, InvalidParameterError, "list of strings"),
     ],
 )
-def test_errors_name_the_problem(rec, kwargs, error):
-    with pytest.raises(error) as info:
+def test_errors_name_the_problem(rec, kwargs, error, message):
+    with pytest.raises(error, match=message):
         rec.recommend(**kwargs)
-    assert len(str(info.value)) > 20
+
+
+def test_candidates_zero_is_refused_in_batches_too(rec, tables):
+    with pytest.raises(InvalidParameterError, match="'candidates' parameter of recommend_batch"):
+        rec.recommend_batch([int(tables[1][0])], k=3, candidates=0)
+    with pytest.raises(InvalidParameterError, match="'candidates' parameter of retrieve"):
+        rec.retrieve([int(tables[1][0])], 0)
+
+
+def test_no_mentor_gets_two_experience_reasons(rec, tables):
+    for mentee_id in tables[1][:30]:
+        for r in rec.recommend(mentee_id=int(mentee_id), k=10):
+            assert sum("experience" in reason for reason in r.reasons) <= 1, r.reasons
+            assert not any(reason.startswith("1 years") for reason in r.reasons)
 
 
 def test_missing_artifacts_are_refused(world, tmp_path):
@@ -202,8 +276,8 @@ def test_missing_artifacts_are_refused(world, tmp_path):
         Recommender.load(tmp_path / "nothing", db_url=world[0])
 
 
-def test_concurrent_queries_during_reload(rec):
-    ids = [int(i) for i in rec.mentee_ids[:8]]
+def test_concurrent_queries_during_reload(rec, tables):
+    ids = [int(i) for i in tables[1][:8]]
     errors: list[BaseException] = []
     results: list[int] = []
 
@@ -223,6 +297,11 @@ def test_concurrent_queries_during_reload(rec):
         t.join()
     assert not errors
     assert results == [5] * (4 * len(ids))
+
+
+def test_reload_needs_a_loaded_recommender(rec):
+    with pytest.raises(InvalidParameterError, match="Recommender.load"):
+        Recommender(rec.stages).reload()
 
 
 def test_stale_index_warns_or_refuses(tmp_path, encoder):
@@ -250,9 +329,9 @@ def _run_script(args, stdin: str | None = None):
 
 
 @pytest.mark.slow
-def test_inference_script_json_and_menu(world, rec):
+def test_inference_script_json_and_menu(world, rec, tables):
     db_url, artifacts = world
-    mentee_id = int(rec.mentee_ids[0])
+    mentee_id = int(tables[1][0])
     done = _run_script(["--db-url", db_url, "--artifacts", str(artifacts), "--mentee-id", str(mentee_id), "--k", "4", "--json"])
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
@@ -266,25 +345,35 @@ def test_inference_script_json_and_menu(world, rec):
     assert menu.returncode == 0, menu.stderr
     out = menu.stdout
     assert "Unknown choice" in out and "not a number" in out and "Unknown mentee id" in out
-    assert "mentees 1-" in out and "Bye." in out
+    assert "mentees 1-20 of 300" in out and "Bye." in out
+    first = rec.mentee(mentee_id)
+    assert f"{mentee_id:>9}" in out and first["goals"][:60] in out  # the browser's first page
     assert out.count("why") >= 2  # two recommendation tables (by id and random)
 
     missing = _run_script(["--db-url", db_url, "--artifacts", str(artifacts / "nope"), "--mentee-id", "1"])
     assert missing.returncode == 1 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
 
 
-def test_without_a_preranker_the_candidates_are_the_nearest(world, rec):
-    state = rec._state
-    plain = Recommender.from_components(
-        state.index, state.ranker.__class__.load(world[1] / "ranker"), state.mentors.reset_index(drop=True),
-        state.mentees.reset_index(drop=True), mentee_vectors=state.mentee_vectors,
-    )
-    plain._state = replace(plain._state, preranker=None, prior=None)
-    mentee = int(rec.mentee_ids[4])
-    got = plain.retrieve([mentee], 40, pool=1000, progress=False)
-    assert len(got) == 40  # the pool is ignored: no pre-ranker to choose from it
-    ids, _ = state.index.search(
-        state.mentee_vectors[state.mentees.index.get_loc(mentee)][None, :], 40,
-        excluded_rows=state.ineligible_rows,
-    )
-    np.testing.assert_array_equal(got["mentor_id"].to_numpy(), ids[0])
+@pytest.fixture(scope="module")
+def wide():
+    """450 mentors (over 300 eligible), random unit vectors and a small ranker: no encoder needed."""
+    world = generate_world(n_mentors=450, n_mentees=20, interactions_per_mentee=3, seed=11)
+    rng = np.random.default_rng(11)
+    bios = rng.standard_normal((len(world.mentors), 384)).astype(np.float32)
+    goals = rng.standard_normal((len(world.mentees), 384)).astype(np.float32)
+    bios /= np.linalg.norm(bios, axis=1, keepdims=True)
+    goals /= np.linalg.norm(goals, axis=1, keepdims=True)
+    index = MentorIndex.build(world.mentors["mentor_id"], bios, "Flat", encoder_identity="random-unit")
+    labels = interaction_labels(world.interactions)
+    X = pair_features(world.mentees, world.mentors, labels)
+    ranker = Ranker(n_estimators=10, early_stopping_rounds=None).fit(X, labels["relevance"], labels["mentee_id"])
+    return world, Recommender.from_components(index, ranker, world.mentors, world.mentees, world.interactions, goals)
+
+
+def test_k_beyond_the_reasons_reference_still_returns_k(wide):
+    world, recommender = wide
+    mentee_id = int(world.mentees["mentee_id"].iloc[0])
+    recs = recommender.recommend(mentee_id=mentee_id, k=300)
+    assert len(recs) == 300 and len({r.mentor_id for r in recs}) == 300
+    assert [r.rank for r in recs] == list(range(1, 301))
+    assert [r.mentor_id for r in recs[:10]] == [r.mentor_id for r in recommender.recommend(mentee_id=mentee_id, k=10)]
