@@ -88,3 +88,43 @@ def db_pg_url(new_pg_database) -> str:
     """A PostgreSQL database of the data-layer tests' own, so dropping and refilling tables
     there cannot disturb other packages' tests."""
     return new_pg_database()
+
+
+@pytest.fixture(scope="session")
+def random_vector_world():
+    """Factory: a generated world served through real FAISS and XGBoost, with random unit
+    vectors for bios and goals (logic that does not depend on meaning needs no MiniLM).
+
+    ``make(n_mentors, n_mentees, interactions_per_mentee, seed, dim)`` returns
+    ``(world, recommender, bios, goals, ranker)``.
+    """
+    import numpy as np
+
+    from index import MentorIndex
+    from ranking.features import interaction_labels, pair_features
+    from ranking.models import Ranker
+    from retrieval import Recommender
+    from synthetic import generate_world
+
+    def unit(rng, n: int, dim: int):
+        vectors = rng.standard_normal((n, dim)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def make(n_mentors: int, n_mentees: int, interactions_per_mentee: int, seed: int, dim: int):
+        world = generate_world(
+            n_mentors=n_mentors, n_mentees=n_mentees, interactions_per_mentee=interactions_per_mentee, seed=seed
+        )
+        rng = np.random.default_rng(seed)
+        bios, goals = unit(rng, len(world.mentors), dim), unit(rng, len(world.mentees), dim)
+        index = MentorIndex.build(world.mentors["mentor_id"], bios, "Flat", encoder_identity="random-unit")
+        labels = interaction_labels(world.interactions)
+        features = pair_features(world.mentees, world.mentors, labels)
+        ranker = Ranker(n_estimators=10, early_stopping_rounds=None).fit(
+            features, labels["relevance"], labels["mentee_id"]
+        )
+        recommender = Recommender.from_components(
+            index, ranker, world.mentors, world.mentees, world.interactions, goals
+        )
+        return world, recommender, bios, goals, ranker
+
+    return make

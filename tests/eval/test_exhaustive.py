@@ -7,27 +7,12 @@ import pandas as pd
 import pytest
 
 from eval.exhaustive import eligible_pairs, score_pairs
-from index import MentorIndex
-from ranking.features import interaction_labels, pair_features
-from ranking.models import Ranker
-from retrieval import Recommender
-from synthetic import generate_world
+from ranking.features import pair_features
 
 
 @pytest.fixture(scope="module")
-def served():
-    world = generate_world(n_mentors=120, n_mentees=15, interactions_per_mentee=4, seed=2)
-    rng = np.random.default_rng(2)
-    bios = rng.standard_normal((len(world.mentors), 24)).astype(np.float32)
-    goals = rng.standard_normal((len(world.mentees), 24)).astype(np.float32)
-    bios /= np.linalg.norm(bios, axis=1, keepdims=True)
-    goals /= np.linalg.norm(goals, axis=1, keepdims=True)
-    index = MentorIndex.build(world.mentors["mentor_id"], bios, "Flat", encoder_identity="random-unit")
-    labels = interaction_labels(world.interactions)
-    X = pair_features(world.mentees, world.mentors, labels)
-    ranker = Ranker(n_estimators=10, early_stopping_rounds=None).fit(X, labels["relevance"], labels["mentee_id"])
-    recommender = Recommender.from_components(index, ranker, world.mentors, world.mentees, world.interactions, goals)
-    return world, recommender, bios, goals, ranker
+def served(random_vector_world):
+    return random_vector_world(n_mentors=120, n_mentees=15, interactions_per_mentee=4, seed=2, dim=24)
 
 
 def test_eligible_pairs_are_every_eligible_mentor_minus_the_contacted(served):

@@ -15,7 +15,7 @@ import pytest
 
 from db import get_engine, load_interactions, load_mentees, load_mentors
 from eval.training_run import run_training
-from index import MentorIndex, build_index_from_db
+from index import build_index_from_db
 from index.spec import DEFAULT_POOL
 from mentor_match.errors import (
     ArtifactError,
@@ -23,8 +23,7 @@ from mentor_match.errors import (
     StaleArtifactError,
     UnknownEntityError,
 )
-from ranking.features import interaction_labels, pair_features
-from ranking.models import Ranker
+from ranking.features import pair_features
 from retrieval import DEFAULT_CANDIDATES, IndexRetriever, Recommender, Reranker
 from retrieval.reasons import relative_contributions
 from synthetic import generate_world, write_world
@@ -355,19 +354,12 @@ def test_inference_script_json_and_menu(world, rec, tables):
 
 
 @pytest.fixture(scope="module")
-def wide():
+def wide(random_vector_world):
     """450 mentors (over 300 eligible), random unit vectors and a small ranker: no encoder needed."""
-    world = generate_world(n_mentors=450, n_mentees=20, interactions_per_mentee=3, seed=11)
-    rng = np.random.default_rng(11)
-    bios = rng.standard_normal((len(world.mentors), 384)).astype(np.float32)
-    goals = rng.standard_normal((len(world.mentees), 384)).astype(np.float32)
-    bios /= np.linalg.norm(bios, axis=1, keepdims=True)
-    goals /= np.linalg.norm(goals, axis=1, keepdims=True)
-    index = MentorIndex.build(world.mentors["mentor_id"], bios, "Flat", encoder_identity="random-unit")
-    labels = interaction_labels(world.interactions)
-    X = pair_features(world.mentees, world.mentors, labels)
-    ranker = Ranker(n_estimators=10, early_stopping_rounds=None).fit(X, labels["relevance"], labels["mentee_id"])
-    return world, Recommender.from_components(index, ranker, world.mentors, world.mentees, world.interactions, goals)
+    world, recommender, *_ = random_vector_world(
+        n_mentors=450, n_mentees=20, interactions_per_mentee=3, seed=11, dim=384
+    )
+    return world, recommender
 
 
 def test_k_beyond_the_reasons_reference_still_returns_k(wide):
