@@ -109,10 +109,13 @@ class Catalogue:
         *,
         mentor_ids: Sequence[int] | np.ndarray,
         embed: Callable[[list[str]], np.ndarray],
+        check_mentors: Callable[[pd.DataFrame], None] | None = None,
     ) -> Catalogue:
         """The catalogue of the database at ``db_url`` (None: the configured default).
 
-        ``embed`` turns the mentees' goals into their vectors (e.g. from the embedding cache).
+        ``embed`` turns the mentees' goals into their vectors (e.g. from the embedding cache);
+        ``check_mentors`` sees the mentors first and may refuse them (a stale index) before
+        any goal is embedded.
         """
         engine = get_engine(db_url)
         try:
@@ -121,6 +124,8 @@ class Catalogue:
             interactions = load_interactions(engine)
         finally:
             engine.dispose()
+        if check_mentors is not None:
+            check_mentors(mentors)
         vectors = embed(mentees["goals"].tolist())
         return cls.from_frames(mentors, mentees, interactions, vectors, mentor_ids=mentor_ids)
 

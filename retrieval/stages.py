@@ -105,13 +105,14 @@ def load_stages(
     def embed(goals: list[str]) -> np.ndarray:
         return cache.get_or_encode(lazy, goals, progress=False).vectors
 
-    catalogue = Catalogue.load(db_url, mentor_ids=index.ids, embed=embed)
-    mentors = catalogue.mentors.reset_index(drop=True)
-    report = check_staleness(index, mentors[mentors["active"]])
-    if report.stale:
-        if strict:
-            raise StaleArtifactError(report.message)
-        warnings.warn(report.message, stacklevel=3)  # the caller of Recommender.load
+    def check_mentors(mentors: pd.DataFrame) -> None:
+        report = check_staleness(index, mentors[mentors["active"]])
+        if report.stale:
+            if strict:
+                raise StaleArtifactError(report.message)
+            warnings.warn(report.message, stacklevel=5)  # the caller of Recommender.load
+
+    catalogue = Catalogue.load(db_url, mentor_ids=index.ids, embed=embed, check_mentors=check_mentors)
     return build_stages(index, ranker, catalogue)
 
 

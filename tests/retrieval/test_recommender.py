@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -314,10 +315,21 @@ def test_stale_index_warns_or_refuses(tmp_path, encoder):
 
     refresh_world(engine, fraction=0.2, seed=5)
     engine.dispose()
-    with pytest.warns(UserWarning, match="stale|changed|added"):
+    with pytest.warns(UserWarning, match="stale|changed|added") as caught:
         Recommender.load(artifacts, db_url=db_url, encoder=encoder)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
     with pytest.raises(StaleArtifactError):
         Recommender.load(artifacts, db_url=db_url, strict=True, encoder=encoder)
+
+    # The refusal comes before any goal is embedded: with the cache gone, an encoder of
+    # another identity would be refused (ArtifactError) if it were asked for a vector.
+    shutil.rmtree(artifacts / "cache")
+
+    class OtherEncoder:
+        identity = "another-model@1"
+
+    with pytest.raises(StaleArtifactError):
+        Recommender.load(artifacts, db_url=db_url, strict=True, encoder=OtherEncoder())
 
 
 def _run_script(args, stdin: str | None = None):
