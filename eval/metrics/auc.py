@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from eval.metrics.ranked import ArrayLike, RankedQueries, as_1d, rank_queries
+from eval.metrics.ranked import ArrayLike, RankedQueries, as_labels_and_scores, rank_queries
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_number
 
@@ -31,13 +31,7 @@ def roc_auc(y_true: ArrayLike, y_score: ArrayLike, *, threshold: float = 0.0) ->
     """
     func = "roc_auc"
     threshold = check_number("threshold", threshold, func)
-    labels_in = as_1d(y_true, "y_true", func)
-    scores = as_1d(y_score, "y_score", func)
-    if len(labels_in) != len(scores):
-        raise InvalidParameterError(
-            f"y_true and y_score of {func} must have the same length. "
-            f"Got {len(labels_in)} and {len(scores)}."
-        )
+    labels_in, scores = as_labels_and_scores(y_true, y_score, func)
     labels = labels_in > threshold
     n_positive = int(labels.sum())
     if n_positive in (0, len(labels)):

@@ -48,6 +48,18 @@ def as_1d(values: ArrayLike, name: str, func: str) -> np.ndarray:
     return arr
 
 
+def as_labels_and_scores(y_true: ArrayLike, y_score: ArrayLike, func: str) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` and ``y_score`` checked by :func:`as_1d` and of one length."""
+    labels = as_1d(y_true, "y_true", func)
+    scores = as_1d(y_score, "y_score", func)
+    if len(labels) != len(scores):
+        raise InvalidParameterError(
+            f"y_true and y_score of {func} must have the same length. "
+            f"Got {len(labels)} and {len(scores)}."
+        )
+    return labels, scores
+
+
 def cutoff(k: int | None, func: str, *, allow_none: bool) -> float:
     """``k`` checked as an int >= 1 and returned as a float cutoff (``inf`` for None: no cutoff).
 
@@ -109,13 +121,7 @@ def rank_queries(
     >>> ranked.y_true.tolist(), ranked.block.tolist(), ranked.block_size.tolist()
     ([2.0, 1.0, 0.0], [0, 1, 1], [1, 2])
     """
-    gains = as_1d(y_true, "y_true", func)
-    scores = as_1d(y_score, "y_score", func)
-    if len(gains) != len(scores):
-        raise InvalidParameterError(
-            f"y_true and y_score of {func} must have the same length. "
-            f"Got {len(gains)} and {len(scores)}."
-        )
+    gains, scores = as_labels_and_scores(y_true, y_score, func)
     if groups is None:
         codes = np.zeros(len(gains), dtype=np.intp)
         query_ids = pd.Index([0])
