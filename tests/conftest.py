@@ -128,3 +128,12 @@ def random_vector_world():
         return world, recommender, bios, goals, ranker
 
     return make
+
+
+@pytest.fixture(scope="session")
+def training_world():
+    """80 mentors, 250 mentees, 8 contacts each (seed 3): the world the training and the
+    model-comparison tests learn from."""
+    from synthetic import generate_world
+
+    return generate_world(n_mentors=80, n_mentees=250, interactions_per_mentee=8, seed=3)

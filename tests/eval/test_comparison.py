@@ -13,7 +13,6 @@ from ranking.baselines import make_baselines
 from ranking.features import FEATURES
 from ranking.splits import grouped_split
 from ranking.training import MODEL_NAMES, build_training_pairs, make_pair_frame, train_models
-from synthetic import generate_world
 
 SMALL = {  # small models keep the suite fast
     "random_forest": {"n_estimators": 30},
@@ -23,8 +22,8 @@ SMALL = {  # small models keep the suite fast
 
 
 @pytest.fixture(scope="module")
-def world():
-    return generate_world(n_mentors=80, n_mentees=250, interactions_per_mentee=8, seed=3)
+def world(training_world):
+    return training_world
 
 
 @pytest.fixture(scope="module")

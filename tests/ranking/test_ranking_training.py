@@ -20,7 +20,6 @@ from ranking.training import (
     train_models,
     usable_groups,
 )
-from synthetic import generate_world
 
 SMALL = {  # small models keep the suite fast
     "random_forest": {"n_estimators": 60},
@@ -30,8 +29,8 @@ SMALL = {  # small models keep the suite fast
 
 
 @pytest.fixture(scope="module")
-def world():
-    return generate_world(n_mentors=80, n_mentees=250, interactions_per_mentee=8, seed=3)
+def world(training_world):
+    return training_world
 
 
 def _dataset(interactions: pd.DataFrame, world) -> Dataset:
