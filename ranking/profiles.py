@@ -23,8 +23,11 @@ timezone -> unknown (NaN offset). Rows are never dropped.
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -189,17 +192,22 @@ def _numbers(frame: pd.DataFrame, column: str, n: int, fill: float = 0.0) -> np.
 
 # The helpers below walk cells in plain Python rather than through pandas' str accessor:
 # pandas' per-call overhead dominates the one-row frame of an ad-hoc query.
-def _missing(value) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and value != value
-    )
+def is_missing(value: Any) -> bool:
+    """Whether a profile cell means "missing": None, NaN (of any float type), ``pd.NA`` or ``NaT``.
+
+    >>> is_missing(None), is_missing(float("nan")), is_missing(np.float32("nan")), is_missing("")
+    (True, True, True, False)
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and math.isnan(value)
 
 
 def _cells(frame: pd.DataFrame, column: str, n: int) -> list:
     """The column's values as a list, missing cells (None, NaN, NA) as None."""
     if column not in frame.columns:
         return [None] * n
-    return [None if _missing(v) else v for v in frame[column].tolist()]
+    return [None if is_missing(v) else v for v in frame[column].tolist()]
 
 
 def _labels(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
@@ -217,7 +225,7 @@ def _multi_hot(frame: pd.DataFrame, column: str, n: int) -> MultiHot:
                 f"{type(value).__name__} {value!r}. Load the data with db (JSON arrays -> lists)."
             )
     tokens = [
-        [t for t in (str(x).strip().casefold() for x in value if not _missing(x)) if t]
+        [t for t in (str(x).strip().casefold() for x in value if not is_missing(x)) if t]
         if value is not None else []
         for value in cells
     ]

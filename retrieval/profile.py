@@ -9,8 +9,6 @@ never saw (a missing timezone is unknown, not UTC).
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +20,7 @@ from db.schema import LEVELS
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_choice, check_int, check_number
 from ranking.features import PreparedProfiles, prepare_mentees
+from ranking.profiles import is_missing
 
 PROFILE_FIELDS = (
     "goals",
@@ -43,17 +42,6 @@ AD_HOC_NAME = "ad-hoc mentee"
 _LISTS = ("desired_domains", "current_skills", "availability")
 _TEXTS = ("timezone", "preferred_style", "industry")
 _WHERE = "recommend (profile)"
-
-
-def is_missing(value: Any) -> bool:
-    """Whether a profile cell means "missing": None, NaN, ``pd.NA`` or ``NaT``.
-
-    >>> is_missing(None), is_missing(float("nan")), is_missing(np.float32("nan")), is_missing("")
-    (True, True, True, False)
-    """
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and math.isnan(value)
 
 
 def validate_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
