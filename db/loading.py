@@ -75,6 +75,7 @@ _CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "mentees": {"current_level": LEVELS},
     "interactions": {"status": STATUSES},
 }
+_JSON_OBJECT_TABLES = {"recommendation_lists", "recommendation_feedback"}  # JSON objects, not lists
 _TZ_PATTERN = r"UTC(?:([+-])(\d{1,2})(?::([0-5]\d))?)?"
 
 
@@ -200,7 +201,7 @@ def validate_frame(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     duplicated = frame[id_column].duplicated(keep=False)
     _raise_for_rows(table.name, frame, duplicated, f"share a duplicate {id_column}")
     for column in table.columns:
-        if isinstance(column.type, JSON):
+        if isinstance(column.type, JSON) and table.name not in _JSON_OBJECT_TABLES:
             not_list = ~frame[column.name].map(lambda v: isinstance(v, list)).astype(bool)
             _raise_for_rows(table.name, frame, not_list, f"have a '{column.name}' that is not a list")
     for name, (low, high) in _RANGES.get(table.name, {}).items():
@@ -294,6 +295,8 @@ def _coerce(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
                 out[column.name] = pd.to_datetime(values).astype(TIMESTAMP_DTYPE)
             elif isinstance(kind, JSON):
                 out[column.name] = values.astype(object)
+            elif column.nullable:
+                out[column.name] = values.astype(object).where(values.notna(), None)
             else:
                 out[column.name] = values.astype("str")
         except (ValueError, TypeError) as exc:

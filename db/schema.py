@@ -13,6 +13,11 @@ Conventions the rest of the project relies on:
   ``mon..sun`` and part in ``morning|afternoon|evening`` (21 possible slots).
 * ``current_level`` is one of :data:`LEVELS`, ordered from least to most experienced.
 * ``interactions.status`` is one of :data:`STATUSES`.
+* The recommendation log: ``recommendation_lists`` holds one row per served list,
+  ``recommendation_feedback`` one row per shown slot (the guide's columns kept:
+  ``recommended_rank`` is the position, ``was_accepted`` follows the mentor's answer),
+  ``recommendation_events`` the timestamped outcomes (one of :data:`EVENT_KINDS`).
+  ``interactions.list_id`` names the list a contact came from (NULL: made outside a list).
 
 The two ``synthetic_*_truth`` tables hold the hidden attributes of generated data (the
 sub-specialties that only the texts express, per-person latent effects). Real
@@ -28,6 +33,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -46,6 +52,12 @@ STYLES: tuple[str, ...] = ("hands-on", "structured", "advisory", "socratic")
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_PARTS: tuple[str, ...] = ("morning", "afternoon", "evening")
 SLOTS: tuple[str, ...] = tuple(f"{d}_{p}" for d in DAYS for p in DAY_PARTS)
+EVENT_KINDS: tuple[str, ...] = ("requested", "accepted", "declined", "started", "ended")
+"""Outcome events of a (mentee, mentor) pair, in the order they may happen: the mentee
+requests, the mentor accepts or declines, an accepted mentorship starts, then ends (with
+``success`` true or false)."""
+LIST_ID_LENGTH = 32
+"""A list id is a UUID4 as 32 lowercase hex digits."""
 
 metadata = MetaData()
 
@@ -71,7 +83,7 @@ mentors = Table(
     Column("total_mentees", Integer, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False, index=True),  # the live catalogue reads changes by it
 )
 
 mentees = Table(
@@ -108,19 +120,57 @@ interactions = Table(
     Column("meetings_held", Integer, nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("completed_at", DateTime, nullable=True),
+    Column("list_id", String(LIST_ID_LENGTH), ForeignKey("recommendation_lists.list_id"), nullable=True, index=True),
+)
+
+recommendation_lists = Table(
+    "recommendation_lists",
+    metadata,
+    Column("list_id", String(LIST_ID_LENGTH), primary_key=True),
+    Column("mentee_id", Integer, ForeignKey("mentees.mentee_id"), nullable=True, index=True),  # NULL: ad-hoc profile
+    Column("created_at", DateTime, nullable=False, index=True),
+    Column("model_version", String(100), nullable=False),
+    Column("index_version", String(100), nullable=False),
+    Column("experiment", String(100), nullable=True),
+    Column("variant", String(50), nullable=False),
+    Column("policy", String(50), nullable=False),
+    Column("policy_params", JSON, nullable=False),
+    Column("k", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
 )
 
 recommendation_feedback = Table(
     "recommendation_feedback",
     metadata,
     Column("feedback_id", Integer, primary_key=True, autoincrement=True),
-    Column("mentee_id", Integer, ForeignKey("mentees.mentee_id"), nullable=False, index=True),
+    Column("mentee_id", Integer, ForeignKey("mentees.mentee_id"), nullable=True, index=True),  # NULL: ad-hoc profile
     Column("mentor_id", Integer, ForeignKey("mentors.mentor_id"), nullable=False, index=True),
     Column("recommended_rank", Integer, nullable=False),
     Column("was_accepted", Boolean, nullable=True),
     Column("feedback_date", DateTime, nullable=False),
     Column("model_version", String(100), nullable=True),
     Column("variant", String(50), nullable=True),
+    # The slot of a logged list (NULL on rows written before the log existed):
+    Column("list_id", String(LIST_ID_LENGTH), ForeignKey("recommendation_lists.list_id"), nullable=True),
+    Column("score", Float, nullable=True),
+    Column("similarity", Float, nullable=True),
+    Column("propensity", Float, nullable=True),  # P(this mentor at this position | the slots above)
+    Column("features", JSON, nullable=True),  # the feature values the ranker scored
+    Index("ix_recommendation_feedback_list_slot", "list_id", "recommended_rank", unique=True),
+)
+
+recommendation_events = Table(
+    "recommendation_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),  # supplied by the client: retries are no-ops
+    Column("list_id", String(LIST_ID_LENGTH), ForeignKey("recommendation_lists.list_id"), nullable=True, index=True),
+    Column("mentee_id", Integer, ForeignKey("mentees.mentee_id"), nullable=False),
+    Column("mentor_id", Integer, ForeignKey("mentors.mentor_id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("success", Boolean, nullable=True),  # set on "ended" only
+    Column("occurred_at", DateTime, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Index("ix_recommendation_events_pair", "mentee_id", "mentor_id"),
 )
 
 synthetic_mentor_truth = Table(
@@ -140,4 +190,5 @@ synthetic_mentee_truth = Table(
 )
 
 CORE_TABLES: tuple[Table, ...] = (mentors, mentees, interactions, recommendation_feedback)
+LOG_TABLES: tuple[Table, ...] = (recommendation_lists, recommendation_feedback, recommendation_events)
 TRUTH_TABLES: tuple[Table, ...] = (synthetic_mentor_truth, synthetic_mentee_truth)

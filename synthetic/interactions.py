@@ -105,6 +105,7 @@ def make_interactions(
         "meetings_held": meetings,
         "created_at": pd.Series(created_at).astype(TIMESTAMP_DTYPE),
         "completed_at": pd.Series(completed_at).astype(TIMESTAMP_DTYPE),
+        "list_id": None,  # generated history predates the recommendation log
     })
     frame = frame.sort_values(["created_at", "mentee_id", "mentor_id"], kind="stable").reset_index(drop=True)
     frame.insert(0, "interaction_id", np.arange(1, len(frame) + 1))
