@@ -23,6 +23,7 @@ from eval.comparison import METRICS, cross_validate, evaluate_models, tune_model
 from mentor_match.text import format_table
 from mentor_match.validation import check_int
 from ranking.splits import grouped_split
+from retrieval.experiments import variant_folder
 from ranking.training import (
     MODEL_NAMES,
     TEST_SIZE,
@@ -63,6 +64,7 @@ def run_training(
     progress: bool = True,
     n_jobs: int | None = None,
     params: dict[str, dict[str, Any]] | None = None,
+    variant: str | None = None,
 ) -> TrainingReport:
     """Load the data, train and evaluate the four models, publish the ranker.
 
@@ -73,13 +75,16 @@ def run_training(
     :mod:`ranking.preranker`); ``tuned`` with ``tune``; ``cv`` with ``cv >= 2`` (0: off).
     ``encoder`` defaults to the shipped MiniLM; embeddings are cached under
     ``artifacts/cache``. ``params`` sets base parameters per model name (e.g.
-    ``{"random_forest": {"n_estimators": 100}}``); tuned values override them.
+    ``{"random_forest": {"n_estimators": 100}}``); tuned values override them. ``variant``
+    publishes the ranker as that A/B variant (``artifacts/variants/<variant>/ranker``, see
+    :mod:`retrieval.experiments`) instead of the control's ``artifacts/ranker``.
     """
     check_int("cv", cv, "run_training", low=0)
     if cv == 1:  # 0 is off; one fold would have nothing to train on
         check_int("cv", cv, "run_training", low=2)
     started = time.perf_counter()
     artifacts = Path(artifacts)
+    publish_to = artifacts if variant is None else variant_folder(artifacts, variant)
     engine = get_engine(db_url)
     try:
         dataset = load_dataset(engine)
@@ -147,8 +152,9 @@ def run_training(
         },
         "metrics": report["models"]["xgboost_ranker"],
         "preranker": preranker.to_dict(),
+        "variant": variant,
     }
-    report["ranker_path"] = str(publish_ranker(ranker, artifacts, metadata=metadata, importance=importance))
+    report["ranker_path"] = str(publish_ranker(ranker, publish_to, metadata=metadata, importance=importance))
     report["seconds"] = round(time.perf_counter() - started, 2)
     return report
 

@@ -1,6 +1,7 @@
 """Train the XGBoost ranker and the guide's three baselines; print the comparison table.
 
     python scripts/train.py [--db-url URL] [--artifacts DIR] [--seed 42] [--cv 5] [--tune] [--json]
+                            [--variant NAME]
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run K-fold cross-validation grouped by mentee (K >= 2)")
     parser.add_argument("--tune", action="store_true", help="small grouped grid search per model first")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--variant", metavar="NAME",
+                        help="publish the ranker as A/B variant NAME (DIR/variants/NAME/ranker), not as the control")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             cv=args.cv,
             tune=args.tune,
             progress=sys.stderr.isatty(),
+            variant=args.variant,
         )
     except MentorMatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
