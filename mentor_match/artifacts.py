@@ -67,6 +67,8 @@ class Manifest(Mapping):
     >>> written = Manifest.write(folder, "example", 1, {"note": "hi"}, files=["data.txt"])
     >>> Manifest.read(folder, "example", 1, fix="Rebuild it.")["note"]
     'hi'
+    >>> written.version == Manifest.read(folder, "example", 1, fix="Rebuild it.").version != "unpublished"
+    True
     >>> _ = (folder / "data.txt").write_text("hullo")
     >>> Manifest.read(folder, "example", 1, fix="Rebuild it.")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -96,6 +98,13 @@ class Manifest(Mapping):
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self._data)
+
+    @property
+    def version(self) -> str:
+        """A short name of this exact build (the start of its self-checksum), e.g. for the
+        recommendation log's model and index versions; "unpublished" for one never written."""
+        checksum = self._data.get(_SELF_CHECKSUM)
+        return str(checksum)[:16] if checksum else "unpublished"
 
     @staticmethod
     def format_name(kind: str, version: int) -> str:
