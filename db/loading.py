@@ -102,7 +102,7 @@ def create_schema(engine: Engine | Connection) -> None:
     tables beside old ones would stamp a schema that is not there. With an engine this
     commits; with a connection it runs in the caller's transaction.
     """
-    from db.migrate import check_revision, current_revision, stamp  # alembic: ~0.2 s to import
+    from db.migrate import check_revision, current_revision, stamp  # alembic: 0.1-0.2 s to import
 
     with _transaction(engine) as conn:
         check_revision(conn)
@@ -317,7 +317,7 @@ def _check_revision(conn: Connection) -> None:
     engine: a passed check is remembered, so repeated loads pay nothing for it."""
     if conn.engine in _AT_HEAD:
         return
-    from db.migrate import check_revision  # alembic: ~0.2 s to import, needed once per engine
+    from db.migrate import check_revision  # alembic: 0.1-0.2 s to import, needed once per engine
 
     check_revision(conn)
     _AT_HEAD.add(conn.engine)
