@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed
 DEMO_DB ?= sqlite:///demo/mentor_match.db
 DEMO_ART ?= demo/artifacts
 DEMO_REPORT ?= demo/report
+DB_URL ?= $(DEMO_DB)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint clean
+.PHONY: install demo migrate test lint clean
 
 install: $(STAMP)
 
@@ -31,6 +32,10 @@ demo: $(STAMP)
 	$(PY) scripts/evaluate.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART) --report $(DEMO_REPORT)
 	$(PY) scripts/inference.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART) --k 5 --mentee-id 1 2 3
 	@echo "Report: $(DEMO_REPORT)/report.html  Try: $(PY) scripts/inference.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART)"
+
+# Upgrade a database to this code's schema (make migrate DB_URL=postgresql://...); keeps every row.
+migrate: $(STAMP)
+	$(PY) scripts/migrate.py --db-url $(DB_URL)
 
 # lint-imports first: a wrong arrow between the layers (pyproject.toml) fails the run.
 test: $(STAMP)

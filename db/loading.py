@@ -11,6 +11,7 @@ bad data stops at the boundary instead of surfacing as a strange model score lat
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Engine,
     Float,
     Integer,
+    MetaData,
     Table,
     func,
     inspect,
@@ -50,8 +52,8 @@ logger = logging.getLogger(__name__)
 
 TIMESTAMP_DTYPE = "datetime64[ns]"
 SCHEMA_FIX = (
-    "run scripts/generate_synthetic_data.py --reset to create a fresh database, or migrate "
-    "this one to the schema in db/schema.py"
+    "upgrade an older database with scripts/migrate.py --db-url URL (or make migrate), or run "
+    "scripts/generate_synthetic_data.py --reset to create a fresh one"
 )
 DATA_FIX = "fix those rows, or regenerate the data with scripts/generate_synthetic_data.py --reset"
 
@@ -88,18 +90,38 @@ class Dataset:
     interactions: pd.DataFrame
 
 
+_AT_HEAD: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""Engines whose database was found at the schema head (see :func:`_check_revision`)."""
+
+
 def create_schema(engine: Engine | Connection) -> None:
-    """Create every table of :mod:`db.schema` that does not exist yet."""
-    with connect(engine) as conn:
+    """Create every table of :mod:`db.schema` that does not exist yet, stamped at the head.
+
+    A fresh database is then at the newest migration (:mod:`db.migrate`). A database behind
+    it is refused with a SchemaError that names ``scripts/migrate.py``: creating the new
+    tables beside old ones would stamp a schema that is not there. With an engine this
+    commits; with a connection it runs in the caller's transaction.
+    """
+    from db.migrate import check_revision, current_revision, stamp  # alembic: 0.1-0.2 s to import
+
+    with _transaction(engine) as conn:
+        check_revision(conn)
         metadata.create_all(conn)
-        conn.commit()
+        if current_revision(conn) is None:
+            stamp(conn, "head")
+    _AT_HEAD.add(engine.engine if isinstance(engine, Connection) else engine)
 
 
 def drop_schema(engine: Engine | Connection) -> None:
-    """Drop every table of :mod:`db.schema` (children first); missing ones are skipped."""
-    with connect(engine) as conn:
+    """Drop every table of :mod:`db.schema` (children first) and the migration stamp
+    (``alembic_version``); missing ones are skipped. Commits as :func:`create_schema` does."""
+    from db.migrate import VERSION_TABLE
+
+    with _transaction(engine) as conn:
         metadata.drop_all(conn)
-        conn.commit()
+        version = Table(VERSION_TABLE, MetaData())
+        version.drop(conn, checkfirst=True)
+    _AT_HEAD.discard(engine.engine if isinstance(engine, Connection) else engine)
 
 
 def load_mentors(engine: Engine | Connection, *, active_only: bool = False) -> pd.DataFrame:
@@ -232,6 +254,17 @@ def table_row_counts(engine: Engine | Connection) -> dict[str, int]:
 
 
 @contextmanager
+def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """The caller's connection as it is, or a new one whose transaction commits at the end."""
+    with connect(bind) as conn:
+        if isinstance(bind, Connection):
+            yield conn
+        else:
+            with conn.begin():
+                yield conn
+
+
+@contextmanager
 def connect(bind: Engine | Connection) -> Iterator[Connection]:
     """A connection (the given one, or a new one from an engine) that turns driver
     connection failures, at connect time or mid-query, into DatabaseUnavailableError."""
@@ -267,6 +300,7 @@ def _load_table(conn: Connection, table: Table) -> pd.DataFrame:
 
 
 def _check_table(conn: Connection, table: Table) -> None:
+    _check_revision(conn)
     inspector = inspect(conn)
     if not inspector.has_table(table.name):
         raise SchemaError(f"Table '{table.name}' does not exist in the database; {SCHEMA_FIX}.")
@@ -276,6 +310,17 @@ def _check_table(conn: Connection, table: Table) -> None:
         raise SchemaError(
             f"Table '{table.name}' lacks column(s) {', '.join(missing)}; {SCHEMA_FIX}."
         )
+
+
+def _check_revision(conn: Connection) -> None:
+    """The database is at the schema head (:func:`db.migrate.check_revision`), asked once per
+    engine: a passed check is remembered, so repeated loads pay nothing for it."""
+    if conn.engine in _AT_HEAD:
+        return
+    from db.migrate import check_revision  # alembic: 0.1-0.2 s to import, needed once per engine
+
+    check_revision(conn)
+    _AT_HEAD.add(conn.engine)
 
 
 def _coerce(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
