@@ -25,7 +25,7 @@ _EXPORTS = {
     "timezone_offset_hours": "db.loading",
     "validate_frame": "db.loading",
     "frame_records": "db.writing",
-    "transaction": "db.writing",
+    "transaction": "db.connection",
     "CORE_TABLES": "db.schema",
     "TRUTH_TABLES": "db.schema",
     "interactions": "db.schema",

@@ -32,9 +32,8 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from db.engine import ENV_VAR
+from db.connection import connect
 from db.schema import (
     CORE_TABLES,
     LEVELS,
@@ -46,7 +45,7 @@ from db.schema import (
     metadata,
     recommendation_feedback,
 )
-from mentor_match.errors import DatabaseUnavailableError, DataValidationError, SchemaError
+from mentor_match.errors import DataValidationError, SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -262,32 +261,6 @@ def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
         else:
             with conn.begin():
                 yield conn
-
-
-@contextmanager
-def connect(bind: Engine | Connection) -> Iterator[Connection]:
-    """A connection (the given one, or a new one from an engine) that turns driver
-    connection failures, at connect time or mid-query, into DatabaseUnavailableError."""
-    try:
-        if isinstance(bind, Connection):
-            yield bind
-        else:
-            with bind.connect() as conn:
-                yield conn
-    except (OperationalError, InterfaceError) as exc:
-        raise unavailable_error(bind, exc) from None
-
-
-def unavailable_error(bind: Engine | Connection, exc: Exception) -> DatabaseUnavailableError:
-    """The one-line error for a database that cannot be reached or read."""
-    engine = bind.engine if isinstance(bind, Connection) else bind
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    reason = lines[0] if lines else type(orig).__name__
-    return DatabaseUnavailableError(
-        f"Cannot reach database {engine.url.render_as_string(hide_password=True)}: {reason}. "
-        f"Check that the server is running and the URL (--db-url or ${ENV_VAR}) is right."
-    )
 
 
 def _load_table(conn: Connection, table: Table) -> pd.DataFrame:

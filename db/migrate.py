@@ -32,11 +32,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from db.engine import ENV_VAR, get_engine
+from db.connection import connect, transaction
+from db.engine import get_engine
 from db.schema import metadata
-from mentor_match.errors import DatabaseUnavailableError, SchemaError
+from mentor_match.errors import SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def revisions() -> list[str]:
 
 def current_revision(bind: Engine | Connection) -> str | None:
     """The revision recorded in the database's ``alembic_version`` table; None if it has none."""
-    with _connect(bind) as conn:
+    with connect(bind) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -128,7 +129,7 @@ def stamp(bind: Engine | Connection, revision: str = "head") -> None:
     if isinstance(bind, Connection):
         MigrationContext.configure(bind).stamp(_scripts(), target)
         return
-    with _connect(bind) as conn, conn.begin():
+    with connect(bind) as conn, conn.begin():
         MigrationContext.configure(conn).stamp(_scripts(), target)
 
 
@@ -141,7 +142,7 @@ def upgrade(db: str | Engine, revision: str = "head") -> MigrationResult:
     database is then unchanged).
     """
     target = _resolve(revision)
-    with _engine(db) as engine, _transaction(engine) as conn:
+    with _engine(db) as engine, transaction(engine) as conn:
         start = current_revision(conn)
         recognised = None
         if start is None:
@@ -169,7 +170,7 @@ def downgrade(db: str | Engine, revision: str) -> MigrationResult:
     Downgrades lose what the undone revisions hold; see each revision's docstring.
     """
     target = revision if revision == "base" else _resolve(revision)
-    with _engine(db) as engine, _transaction(engine) as conn:
+    with _engine(db) as engine, transaction(engine) as conn:
         start = current_revision(conn)
         if start is None:
             raise SchemaError(
@@ -191,7 +192,7 @@ def recognise_revision(bind: Engine | Connection) -> str | None:
     :data:`INITIAL_REVISION` for the layout mentor-match made before the recommendation
     log. Anything else is a SchemaError that names the missing tables.
     """
-    with _connect(bind) as conn:
+    with connect(bind) as conn:
         inspector = inspect(conn)
         present = set(inspector.get_table_names())
         if not present & set(metadata.tables):
@@ -222,7 +223,7 @@ def check_revision(bind: Engine | Connection) -> None:
     (an unknown revision) one that says to update mentor-match. Empty and unversioned but
     current databases pass: the table checks of the loaders speak for those.
     """
-    with _connect(bind) as conn:
+    with connect(bind) as conn:
         revision = current_revision(conn)
         head = head_revision()
         if revision == head:
@@ -302,49 +303,3 @@ def _engine(db: str | Engine) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-
-
-@contextmanager
-def _connect(bind: Engine | Connection) -> Iterator[Connection]:
-    if isinstance(bind, Connection):
-        yield bind
-        return
-    try:
-        conn = bind.connect()
-    except (OperationalError, InterfaceError) as exc:
-        raise _unavailable(bind, exc) from None
-    with conn:
-        yield conn
-
-
-@contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
-    """One connection in one transaction that holds DDL too, committed at the end.
-
-    pysqlite opens a transaction only before DML, so a CREATE or DROP outside one takes
-    effect at once; with the driver's own handling off (``isolation_level = None``) and an
-    explicit BEGIN, SQLite keeps DDL in the transaction as PostgreSQL does.
-    """
-    with _connect(engine) as conn:
-        raw = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
-        saved = raw.isolation_level if raw is not None else None
-        try:
-            if raw is not None:
-                raw.isolation_level = None
-            with conn.begin():
-                if raw is not None:
-                    conn.exec_driver_sql("BEGIN")
-                yield conn
-        finally:
-            if raw is not None:
-                raw.isolation_level = saved
-
-
-def _unavailable(engine: Engine, exc: Exception) -> DatabaseUnavailableError:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    reason = lines[0] if lines else type(orig).__name__
-    return DatabaseUnavailableError(
-        f"Cannot reach database {_url(engine)}: {reason}. Check that the server is running "
-        f"and the URL (--db-url or ${ENV_VAR}) is right."
-    )

@@ -1,42 +1,8 @@
-"""Transactional writing: one transaction that covers DDL too, and rows fit for executemany.
-
-Used by whatever fills the tables (the synthetic world today), so that a failed write or
-reset leaves the previous data in place on PostgreSQL and on SQLite alike.
-"""
+"""Rows fit for executemany, from frames (transactions: :func:`db.connection.transaction`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pandas as pd
-from sqlalchemy import Connection, Engine
-
-from db.loading import connect
-
-
-@contextmanager
-def transaction(engine: Engine | Connection) -> Iterator[Connection]:
-    """One transaction that covers DDL too, on PostgreSQL and on SQLite.
-
-    Python's sqlite3 driver does not open a transaction before DROP/CREATE, so those would
-    commit at once and a failed reset would lose the old data. On SQLite we switch the
-    driver to autocommit mode for this connection and issue BEGIN ourselves.
-    """
-    with connect(engine) as conn:
-        if conn.dialect.name != "sqlite":
-            with conn.begin():
-                yield conn
-            return
-        dbapi_conn = conn.connection.dbapi_connection
-        saved = dbapi_conn.isolation_level
-        dbapi_conn.isolation_level = None
-        try:
-            with conn.begin():
-                conn.exec_driver_sql("BEGIN")
-                yield conn
-        finally:
-            dbapi_conn.isolation_level = saved
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict]:

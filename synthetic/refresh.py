@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, update
 
+from db.connection import transaction
 from db.loading import load_mentors, validate_frame
 from db.schema import mentors, synthetic_mentor_truth
-from db.writing import frame_records, transaction
+from db.writing import frame_records
 from mentor_match.errors import DataValidationError
 from mentor_match.validation import check_number
 from synthetic.profiles import draw_availability, draw_mentor_subspecialties, make_mentors

@@ -42,7 +42,8 @@ import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer
 from sqlalchemy import Connection, Engine, Table, inspect, select
 
-from db.loading import connect, timezone_offset_hours
+from db.connection import connect
+from db.loading import timezone_offset_hours
 from db.schema import LEVEL_YEARS, synthetic_mentee_truth, synthetic_mentor_truth
 from mentor_match.errors import (
     DataValidationError,

@@ -12,16 +12,22 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from tqdm.auto import tqdm
 
-from db.loading import check_references, table_row_counts, validate_frame
+from db.connection import transaction
+from db.loading import (
+    check_references,
+    create_schema,
+    drop_schema,
+    table_row_counts,
+    validate_frame,
+)
 from db.schema import (
     interactions,
     mentees,
     mentors,
-    metadata,
     synthetic_mentee_truth,
     synthetic_mentor_truth,
 )
-from db.writing import frame_records, transaction
+from db.writing import frame_records
 from mentor_match.errors import DataValidationError
 from synthetic.generator import SyntheticWorld
 
@@ -52,8 +58,8 @@ def write_world(
     try:
         with transaction(engine) as conn:
             if reset:
-                metadata.drop_all(conn)
-            metadata.create_all(conn)
+                drop_schema(conn)
+            create_schema(conn)  # stamped at the newest migration; refuses a database behind it
             if not reset:
                 _refuse_if_filled(conn)
             with tqdm(total=total, unit="rows", desc="writing", disable=not progress) as bar:
