@@ -1,7 +1,8 @@
 """Validated loading of the mentor-match tables into pandas frames.
 
 Each ``load_*`` function returns one row per record with the schema's column names as
-columns: ids as int64 columns (not the index) sorted ascending, list columns as Python
+columns: ids as int64 columns (not the index) sorted ascending (pandas' nullable ``Int64``
+where the schema allows NULL, as for the mentee of an ad-hoc profile's list), list columns as Python
 lists, timestamps as ``datetime64[ns]``, a missing rating as NaN, nullable booleans as
 pandas' ``boolean`` dtype. Every load checks the rules the rest of the project relies on
 and raises a project error that names the table, the offending rows and the fix, so that
@@ -306,7 +307,7 @@ def _coerce(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
             if isinstance(kind, Boolean):
                 out[column.name] = values.astype("boolean" if column.nullable else bool)
             elif isinstance(kind, Integer):
-                out[column.name] = values.astype("int64")
+                out[column.name] = values.astype("Int64" if column.nullable else "int64")
             elif isinstance(kind, Float):
                 out[column.name] = pd.to_numeric(values).astype("float64")
             elif isinstance(kind, DateTime):
