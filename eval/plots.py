@@ -21,6 +21,7 @@ from eval.metrics import roc_auc
 from mentor_match.errors import InvalidParameterError
 
 __all__ = [
+    "figure",
     "plot_calibration",
     "plot_feature_importance",
     "plot_ndcg_at_k",
@@ -31,7 +32,8 @@ __all__ = [
 MAX_FEATURES = 20
 
 
-def _figure(title: str, size: tuple[float, float] = (6.4, 4.4)) -> tuple[Figure, object]:
+def figure(title: str, size: tuple[float, float] = (6.4, 4.4)) -> tuple[Figure, object]:
+    """A figure of the reports' style (size, dpi, grid) with one titled axes, on an Agg canvas."""
     fig = Figure(figsize=size, dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -66,7 +68,7 @@ def plot_roc(roc: Mapping[str, Sequence], path: Path) -> Path:
     ...     path.read_bytes()[1:4]
     b'PNG'
     """
-    fig, ax = _figure("ROC curves on held-out pairs")
+    fig, ax = figure("ROC curves on held-out pairs")
     for model, entry in roc.items():
         y_true, y_score = _pair(entry, "roc", model)
         fpr, tpr, _ = roc_curve(y_true > 0, y_score)
@@ -92,7 +94,7 @@ def plot_ndcg_at_k(curves: Mapping[str, Mapping[str, Sequence[float]]], path: Pa
     ...     path.read_bytes()[1:4]
     b'PNG'
     """
-    fig, ax = _figure("NDCG@K by model (band: 95% bootstrap CI over mentees)")
+    fig, ax = figure("NDCG@K by model (band: 95% bootstrap CI over mentees)")
     for model, curve in curves.items():
         missing = [key for key in ("k", "mean", "low", "high") if key not in curve]
         if missing:
@@ -125,7 +127,7 @@ def plot_stage1_recall(recall: Mapping[str, Sequence[float]], path: Path) -> Pat
             "curves['stage1_recall'] needs 'k' (the candidate counts) beside one list per "
             "reference, e.g. {'k': [10, 50], 'oracle': [0.4, 0.8]}."
         )
-    fig, ax = _figure("Stage-1 recall: reference top 10 inside the top-K candidates")
+    fig, ax = figure("Stage-1 recall: reference top 10 inside the top-K candidates")
     for name, values in recall.items():
         if name != "k":
             ax.plot(recall["k"], values, marker="o", label=f"{name} top 10")
@@ -153,7 +155,7 @@ def plot_feature_importance(importance: Mapping[str, float], path: Path) -> Path
     ranked = sorted(importance.items(), key=lambda item: item[1], reverse=True)[:MAX_FEATURES]
     names = [name for name, _ in ranked][::-1]
     values = [float(value) for _, value in ranked][::-1]
-    fig, ax = _figure("Ranker feature importance", size=(6.4, 1.2 + 0.28 * len(names)))
+    fig, ax = figure("Ranker feature importance", size=(6.4, 1.2 + 0.28 * len(names)))
     ax.barh(names, values)
     ax.set_xlabel("importance")
     fig.savefig(path)
@@ -170,7 +172,7 @@ def plot_calibration(calibration: Mapping[str, Sequence], path: Path, *, n_bins:
     ...     path.read_bytes()[1:4]
     b'PNG'
     """
-    fig, ax = _figure("Calibration of the classifiers")
+    fig, ax = figure("Calibration of the classifiers")
     for model, entry in calibration.items():
         y_true, y_prob = _pair(entry, "calibration", model)
         if y_prob.min() < 0 or y_prob.max() > 1:

@@ -1,14 +1,15 @@
 """The report as pages: Markdown (plots linked) and one self-contained HTML file (plots inlined).
 
 Both pages show the same tables (:func:`eval.report.tables.report_tables`), the plots that
-were drawn, and the "how to read this" notes.
+were drawn, and the "how to read this" notes. :func:`markdown_page` and :func:`html_page`
+lay out any report's page this way (the A/B report uses them too).
 """
 
 from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,24 @@ from eval.report.schema import json_ready
 from eval.report.tables import Table
 from mentor_match.text import format_table
 
-__all__ = ["HOW_TO_READ", "PLOT_TITLES", "render_html", "render_markdown"]
+__all__ = [
+    "HOW_TO_READ",
+    "PAGE_STYLE",
+    "PLOT_TITLES",
+    "html_page",
+    "markdown_page",
+    "render_html",
+    "render_markdown",
+]
+
+TITLE = "mentor-match offline evaluation"
+PAGE_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;"
+    "padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
+    "th,td{border:1px solid #ccc;padding:.25em .6em}td{text-align:right}"
+    "td:first-child{text-align:left}th{background:#f2f2f2}img{max-width:100%}"
+)
+"""The style sheet of every HTML report page."""
 
 PLOT_TITLES = {
     "roc": "ROC curves of all models",
@@ -58,25 +76,10 @@ def render_markdown(
     |---|---:|
     | ranker | 0.875 |
     """
-    lines = [
-        "# mentor-match offline evaluation",
-        "",
-        f"Generated {json_ready(report['generated_at'])}.",
-        "",
-    ]
-    lines += [f"> {note}" for note in report.get("notes", [])]
-    for table in tables:
-        lines += ["", f"## {table.title}", ""]
-        lines.append(format_table(table.headers, table.rows, markdown=True))
-        if table.note:
-            lines += ["", table.note]
-        if table.extra:
-            lines += [""] + [f"- {item}" for item in table.extra]
-    if plots:
-        lines += ["", "## Plots", ""]
-        lines += [f"![{PLOT_TITLES[name]}]({path.name})" for name, path in plots.items()]
-    lines += ["", "## How to read this", ""] + [f"- {item}" for item in HOW_TO_READ]
-    return "\n".join(lines) + "\n"
+    return markdown_page(
+        TITLE, report["generated_at"], report.get("notes", []), tables,
+        {PLOT_TITLES[name]: path for name, path in plots.items()}, HOW_TO_READ,
+    )
 
 
 def render_html(report: Mapping[str, Any], tables: list[Table], plots: Mapping[str, Path]) -> str:
@@ -87,20 +90,64 @@ def render_html(report: Mapping[str, Any], tables: list[Table], plots: Mapping[s
     >>> "<tr><td>ranker</td><td>0.875</td></tr>" in page
     True
     """
+    return html_page(
+        TITLE, report["generated_at"], report.get("notes", []), tables,
+        {PLOT_TITLES[name]: path for name, path in plots.items()}, HOW_TO_READ,
+    )
+
+
+def markdown_page(
+    title: str,
+    generated_at: Any,
+    notes: Sequence[str],
+    tables: Sequence[Table],
+    figures: Mapping[str, Path],
+    how_to_read: Sequence[str],
+) -> str:
+    """A report page in Markdown: title, notes, tables, figures (caption -> PNG beside the
+    page, linked by file name) and the "how to read this" list. Shared by every report."""
+    lines = [
+        f"# {title}",
+        "",
+        f"Generated {json_ready(generated_at)}.",
+        "",
+    ]
+    lines += [f"> {note}" for note in notes]
+    for table in tables:
+        lines += ["", f"## {table.title}", ""]
+        lines.append(format_table(table.headers, table.rows, markdown=True))
+        if table.note:
+            lines += ["", table.note]
+        if table.extra:
+            lines += [""] + [f"- {item}" for item in table.extra]
+    if figures:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{caption}]({path.name})" for caption, path in figures.items()]
+    lines += ["", "## How to read this", ""] + [f"- {item}" for item in how_to_read]
+    return "\n".join(lines) + "\n"
+
+
+def html_page(
+    title: str,
+    generated_at: Any,
+    notes: Sequence[str],
+    tables: Sequence[Table],
+    figures: Mapping[str, Path],
+    how_to_read: Sequence[str],
+) -> str:
+    """The same page as :func:`markdown_page` as one self-contained HTML file: the report
+    style sheet, every figure inlined as a base64 PNG. Shared by every report."""
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        "<title>mentor-match offline evaluation</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;"
-        "padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
-        "th,td{border:1px solid #ccc;padding:.25em .6em}td{text-align:right}"
-        "td:first-child{text-align:left}th{background:#f2f2f2}img{max-width:100%}</style>",
+        f"<title>{esc(title)}</title>",
+        f"<style>{PAGE_STYLE}</style>",
         "</head><body>",
-        "<h1>mentor-match offline evaluation</h1>",
-        f"<p>Generated {esc(str(json_ready(report['generated_at'])))}.</p>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>Generated {esc(str(json_ready(generated_at)))}.</p>",
     ]
-    parts += [f"<blockquote>{esc(str(note))}</blockquote>" for note in report.get("notes", [])]
+    parts += [f"<blockquote>{esc(str(note))}</blockquote>" for note in notes]
     for table in tables:
         parts.append(f"<h2>{esc(table.title)}</h2><table><thead><tr>")
         parts += [f"<th>{esc(h)}</th>" for h in table.headers]
@@ -114,16 +161,16 @@ def render_html(report: Mapping[str, Any], tables: list[Table], plots: Mapping[s
             parts.append(
                 "<ul>" + "".join(f"<li>{esc(item)}</li>" for item in table.extra) + "</ul>"
             )
-    if plots:
+    if figures:
         parts.append("<h2>Plots</h2>")
-    for name, path in plots.items():
+    for caption, path in figures.items():
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        title = esc(PLOT_TITLES[name])
+        alt = esc(caption)
         parts.append(
-            f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
-            f"<figcaption>{title}</figcaption></figure>"
+            f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
+            f"<figcaption>{alt}</figcaption></figure>"
         )
     parts.append("<h2>How to read this</h2><ul>")
-    parts += [f"<li>{esc(item)}</li>" for item in HOW_TO_READ]
+    parts += [f"<li>{esc(item)}</li>" for item in how_to_read]
     parts.append("</ul></body></html>")
     return "\n".join(parts) + "\n"

@@ -15,7 +15,7 @@ import numpy as np
 
 from eval.report.schema import CLASSIFICATION_KEYS, MODEL_NAMES, PIPELINE_ROWS, REPORT_KEYS
 
-__all__ = ["Table", "format_count", "format_metric", "report_tables"]
+__all__ = ["Table", "format_count", "format_interval", "format_metric", "format_p_value", "report_tables"]
 
 
 @dataclass
@@ -49,13 +49,23 @@ def format_count(value: Any) -> str:
     return f"{int(value):,}" if isinstance(value, int | np.integer) else format_metric(value)
 
 
-def _format_interval(ci: Any) -> str:
+def format_interval(ci: Any) -> str:
+    """An interval cell, '[low, high]' with three decimals each; 'n/a' without one.
+
+    >>> format_interval((0.12345, 0.5)), format_interval(None)
+    ('[0.123, 0.500]', 'n/a')
+    """
     if ci is None:
         return "n/a"
     return f"[{format_metric(ci[0])}, {format_metric(ci[1])}]"
 
 
-def _format_p_value(p: Any) -> str:
+def format_p_value(p: Any) -> str:
+    """A p-value cell: three decimals, '< 0.001' below that, 'n/a' without one.
+
+    >>> format_p_value(0.0412), format_p_value(0.0002), format_p_value(None)
+    ('0.041', '< 0.001', 'n/a')
+    """
     if p is None or not math.isfinite(float(p)):
         return "n/a"
     return "< 0.001" if p < 0.001 else f"{float(p):.3f}"
@@ -109,7 +119,7 @@ def report_tables(report: Mapping[str, Any]) -> list[Table]:
                     m,
                     format_metric(models[m].get("ndcg@5")),
                     format_metric(models[m].get("ndcg@10")),
-                    _format_interval(models[m].get("ndcg@10_ci")),
+                    format_interval(models[m].get("ndcg@10_ci")),
                     format_metric(models[m].get("map@10")),
                     format_metric(models[m].get("mrr")),
                 ]
@@ -130,8 +140,8 @@ def report_tables(report: Mapping[str, Any]) -> list[Table]:
                         c["b"],
                         c["metric"],
                         format_metric(c["mean_diff"]),
-                        _format_interval([c["ci_low"], c["ci_high"]]),
-                        _format_p_value(c["p_value"]),
+                        format_interval([c["ci_low"], c["ci_high"]]),
+                        format_p_value(c["p_value"]),
                     ]
                     for c in comparisons
                 ],
