@@ -207,7 +207,7 @@ def _notes(attribution, interference: Mapping) -> list[str]:
     notes = [
         "Mentors are shared between arms: a variant that sends its mentees to the mentors the "
         "control's mentees want takes seats from the control, so a mentee-split test can be "
-        "biased. Read 'requests to mentors requested from several arms' below."
+        "biased: see 'Interference: mentors shared between arms' below."
     ]
     share = interference["shared_request_share"]
     if share is not None:

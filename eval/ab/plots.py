@@ -15,7 +15,7 @@ __all__ = ["plot_lifts"]
 
 
 def plot_lifts(comparisons: Sequence[Mapping], labels: Mapping[str, str], path: Path) -> Path | None:
-    """One row per (variant, metric): the relative lift as a point, its 95% interval as a bar.
+    """One row per (variant, metric): the relative lift as a point, its interval as a bar.
 
     ``comparisons`` are the report's entries; those without a lift (control value 0) are
     skipped, and with none left nothing is drawn (None).
@@ -31,7 +31,7 @@ def plot_lifts(comparisons: Sequence[Mapping], labels: Mapping[str, str], path: 
     drawn = [c for c in comparisons if c["relative_lift"] is not None and c["lift_ci_low"] is not None]
     if not drawn:
         return None
-    fig, ax = figure("Lift over control (bar: 95% bootstrap interval over mentees)",
+    fig, ax = figure("Lift over control (bar: bootstrap interval over mentees)",
                      size=(6.4, 1.4 + 0.45 * len(drawn)))
     positions = list(range(len(drawn)))[::-1]
     for y, comparison in zip(positions, drawn, strict=True):

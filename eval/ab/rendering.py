@@ -30,7 +30,7 @@ AB_HOW_TO_READ = (
     "with success / mentees in the arm.",
     "Outcomes count for the arm of the mentee: those recorded with a list of the experiment, "
     "and those recorded without a list from the mentee's first list in the experiment on.",
-    "Intervals are 95% percentile bootstraps over mentees (resampled within each arm, the "
+    "Intervals are percentile bootstraps over mentees (95% unless settings.alpha says otherwise; resampled within each arm, the "
     "ratios recomputed from the resampled sums); the p-value is a two-sided permutation test "
     "of arm labels over mentees. A difference is called when its interval excludes 0.",
     "Sample-ratio check: a chi-square test of mentees per arm against the configured shares "
@@ -41,7 +41,7 @@ AB_HOW_TO_READ = (
     "can be biased (usually towards a larger effect than shipping would give). The higher the "
     "share of requests to mentors requested from several arms, the more this can matter.",
 )
-PLOT_TITLE = "Relative lift over control with 95% bootstrap intervals"
+PLOT_TITLE = "Relative lift over control with bootstrap intervals"
 
 
 def ab_tables(report: Mapping[str, Any]) -> list[Table]:
@@ -97,6 +97,11 @@ def _title(report: Mapping[str, Any]) -> str:
     return f"mentor-match A/B report: {report.get('experiment', '?')}"
 
 
+def _level(report: Mapping[str, Any]) -> str:
+    """The interval's level as a header reads it, e.g. '95%'."""
+    return f"{1.0 - report['settings']['alpha']:.0%}"
+
+
 def _percent(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):+.1%}"
 
@@ -125,17 +130,18 @@ def _verdict_table(report: Mapping[str, Any]) -> Table:
         ])
     return Table(
         "Verdict",
-        ["variant", f"lift in {label}", "95% interval", "p-value", f"verdict against {report['control']}"],
+        ["variant", f"lift in {label}", f"{_level(report)} interval", "p-value", f"verdict against {report['control']}"],
         rows,
-        note=f"Primary metric: {label}. 'better' or 'worse' when the 95% interval of the "
-        "difference excludes 0.",
+        note=f"Primary metric: {label}. 'better' or 'worse' when the {_level(report)} interval of "
+        "the difference excludes 0.",
     )
 
 
 def _arms_table(report: Mapping[str, Any]) -> Table:
     rows = []
+    ci = f"{_level(report)} CI"
     for variant, arm in report["variants"].items():
-        name = f"{variant} (control)" if variant == report["control"] else variant
+        name = f"{variant} (control)" if variant == report["control"] != "control" else variant
         rows.append([
             name,
             format_count(arm["mentees"]),
@@ -151,8 +157,8 @@ def _arms_table(report: Mapping[str, Any]) -> Table:
         ])
     return Table(
         "Arms",
-        ["variant", "mentees", "share (seen / set)", "lists", "requests", "requests per list", "95% CI",
-         "acceptance rate", "95% CI", "successes per mentee", "95% CI"],
+        ["variant", "mentees", "share (seen / set)", "lists", "requests", "requests per list", ci,
+         "acceptance rate", ci, "successes per mentee", ci],
         rows,
     )
 
@@ -173,7 +179,7 @@ def _comparisons_table(report: Mapping[str, Any]) -> Table:
     ]
     return Table(
         f"Each variant against {report['control']}",
-        ["variant", "metric", "control", "variant value", "difference", "95% CI", "lift", "p-value"],
+        ["variant", "metric", "control", "variant value", "difference", f"{_level(report)} CI", "lift", "p-value"],
         rows,
         note="Difference: variant minus control. Interval: percentile bootstrap over mentees; "
         "p-value: permutation test of arm labels over mentees.",
