@@ -108,13 +108,18 @@ def permutation_p_value(
     control = np.asarray(control, dtype=float)
     if len(variant) < 2 or len(control) < 2:
         return None
-    pooled = np.concatenate([variant, control])
+    numerator, denominator = (SUM_COLUMNS.index(c) for c in METRICS[metric])
+    pooled = np.concatenate([variant, control])[:, [numerator, denominator]]
+    total = pooled.sum(axis=0)
 
     def statistic(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
-        # x, y hold positions in ``pooled`` (as floats): gather the rows, sum per resample.
-        sums_x = pooled[x.astype(np.intp)].sum(axis=-2)
-        sums_y = pooled[y.astype(np.intp)].sum(axis=-2)
-        return metric_values(sums_x, metric) - metric_values(sums_y, metric)
+        # x, y hold positions in ``pooled`` (as floats). Gather only the smaller sample's rows
+        # and take the other's sums as the total minus them: the arms split the same mentees.
+        smaller = x if x.shape[-1] <= y.shape[-1] else y
+        sums = pooled[smaller.astype(np.intp)].sum(axis=-2)
+        sums_x, sums_y = (sums, total - sums) if smaller is x else (total - sums, sums)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return sums_x[..., 0] / sums_x[..., 1] - sums_y[..., 0] / sums_y[..., 1]
 
     positions = np.arange(len(pooled), dtype=float)
     observed = statistic(positions[: len(variant)], positions[len(variant):], -1)
@@ -126,7 +131,7 @@ def permutation_p_value(
         permutation_type="independent",
         vectorized=True,
         n_resamples=n_resamples,
-        batch=max(1, _PERMUTATION_CELLS // (len(pooled) * pooled.shape[1])),
+        batch=max(1, _PERMUTATION_CELLS // (min(len(variant), len(control)) * 2)),
         alternative="two-sided",
         rng=np.random.default_rng(seed),
     )
