@@ -25,12 +25,12 @@ import logging
 from typing import NamedTuple
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, inspect, or_, select
+from sqlalchemy import Connection, Engine, Table, or_, select
 
-from db.loading import (
-    SCHEMA_FIX,
-    _raise_for_rows,  # the one row-check message of the data layer
-    connect,
+from db.connection import connect
+from db.loading import (  # the data layer's one table check (revision included) and row-check message
+    _check_table,
+    _raise_for_rows,
     validate_frame,
 )
 from db.schema import (
@@ -40,7 +40,7 @@ from db.schema import (
     recommendation_feedback,
     recommendation_lists,
 )
-from mentor_match.errors import SchemaError, UnknownEntityError
+from mentor_match.errors import UnknownEntityError
 
 logger = logging.getLogger(__name__)
 
@@ -158,16 +158,6 @@ def served_slots(frames: LogFrames) -> pd.DataFrame:
 def _read(conn: Connection, table: Table, query) -> pd.DataFrame:
     result = conn.execute(query)
     return pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()))
-
-
-def _check_table(conn: Connection, table: Table) -> None:
-    inspector = inspect(conn)
-    if not inspector.has_table(table.name):
-        raise SchemaError(f"Table '{table.name}' does not exist in the database; {SCHEMA_FIX}.")
-    present = {column["name"] for column in inspector.get_columns(table.name)}
-    missing = [column.name for column in table.columns if column.name not in present]
-    if missing:
-        raise SchemaError(f"Table '{table.name}' lacks column(s) {', '.join(missing)}; {SCHEMA_FIX}.")
 
 
 def _unknown_experiment_message(conn: Connection, experiment: str) -> str:

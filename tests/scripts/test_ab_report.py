@@ -8,7 +8,6 @@ planted winner.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import subprocess
@@ -23,6 +22,7 @@ from sqlalchemy import insert
 from db.engine import get_engine
 from db.log_reading import load_log, served_slots
 from db.schema import recommendation_events, recommendation_feedback, recommendation_lists
+from retrieval.experiments import Experiment
 from synthetic import generate_world, true_match_probability, write_world
 from synthetic.outcomes import draw_outcomes
 
@@ -46,15 +46,25 @@ def load_script():
     return module
 
 
-def _arm(mentee_id: int) -> str:
-    digest = hashlib.sha256(f"salt:{mentee_id}".encode()).digest()
-    return "better" if int.from_bytes(digest[:8], "big") / 2**64 < 0.5 else "control"
+CONFIG = {
+    "name": "ranker-test", "salt": "s1", "control": "control",
+    "variants": [{"name": "control", "share": 0.5}, {"name": "better", "share": 0.5}],
+}
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "experiment.json"
+    path.write_text(json.dumps(CONFIG))
+    return path
 
 
 @pytest.fixture(scope="module")
 def experiment_db(tmp_path_factory) -> str:
+    """The experiment served to 400 mentees, arms assigned by the serving side's Experiment."""
     root = tmp_path_factory.mktemp("ab_report")
     db_url = f"sqlite:///{root / 'mm.db'}"
+    experiment = Experiment.from_dict(CONFIG)
     world = generate_world(n_mentors=60, n_mentees=400, interactions_per_mentee=1, seed=17)
     mentees, mentors = world.with_truth()
     pairs = pd.MultiIndex.from_product(
@@ -64,7 +74,7 @@ def experiment_db(tmp_path_factory) -> str:
     rng = np.random.default_rng(0)
     lists, slots = [], []
     for n, (mentee, group) in enumerate(pairs.groupby("mentee_id")):
-        arm = _arm(int(mentee))
+        arm = experiment.assign(int(mentee))
         chosen = group.nlargest(K, "p") if arm == "better" else group.sample(K, random_state=rng)
         list_id = f"{n + 1:032x}"
         created = (START + pd.Timedelta(minutes=n)).to_pydatetime()
@@ -94,16 +104,17 @@ def experiment_db(tmp_path_factory) -> str:
     return db_url
 
 
-def test_the_script_writes_the_three_files_and_prints_the_planted_winner(experiment_db, tmp_path):
+def test_the_script_writes_the_three_files_and_prints_the_planted_winner(experiment_db, config_path, tmp_path):
     out = tmp_path / "ab"
     result = run_script(
-        "--db-url", experiment_db, "--experiment", "ranker-test", "--shares", "control=0.5,better=0.5",
+        "--db-url", experiment_db, "--experiment", "ranker-test", "--config", str(config_path),
         "--out", str(out), "--boot", "300", "--seed", "1",
     )
     assert result.returncode == 0, result.stderr
     assert {p.name for p in out.iterdir()} == {"ab_report.json", "ab_report.md", "ab_report.html", "ab_lift.png"}
     report = json.loads((out / "ab_report.json").read_text())
     assert report["experiment"] == "ranker-test" and report["control"] == "control"
+    assert report["shares"] == {"control": 0.5, "better": 0.5}
     assert report["srm"]["passed"] and report["verdict"] == {"better": "better"}
     assert report["variants"]["better"]["mentees"] + report["variants"]["control"]["mentees"] == 400
     verdict_row = next(line for line in result.stdout.splitlines() if line.startswith("| better |"))
@@ -124,6 +135,14 @@ def test_the_control_can_be_named_and_the_seed_reproduces_the_report(experiment_
     one, two = (json.loads((tmp_path / name / "ab_report.json").read_text()) for name in ("one", "two"))
     assert one["control"] == "better" and one["verdict"] == {"control": "worse"}
     assert one["comparisons"] == two["comparisons"]
+
+
+def test_a_config_of_another_experiment_is_refused(experiment_db, tmp_path, capsys):
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(dict(CONFIG, name="other")))
+    args = ["--db-url", experiment_db, "--experiment", "ranker-test", "--config", str(other), "--out", str(tmp_path / "x")]
+    assert load_script().main(args) == 1
+    assert "is experiment 'other', not 'ranker-test'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
