@@ -176,7 +176,7 @@ def check_references(
         ("mentee_id", "mentees", mentee_frame),
     ):
         dangling = ~interaction_frame[id_column].isin(frame[id_column])
-        _raise_for_rows(
+        raise_for_rows(
             "interactions",
             interaction_frame,
             dangling,
@@ -216,27 +216,27 @@ def validate_frame(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[[c.name for c in table.columns]]
     for column in table.columns:
         if not column.nullable or column.primary_key:
-            _raise_for_rows(
+            raise_for_rows(
                 table.name, frame, frame[column.name].isna(), f"have NULL in required column '{column.name}'"
             )
     frame = _coerce(table, frame)
     duplicated = frame[id_column].duplicated(keep=False)
-    _raise_for_rows(table.name, frame, duplicated, f"share a duplicate {id_column}")
+    raise_for_rows(table.name, frame, duplicated, f"share a duplicate {id_column}")
     for column in table.columns:
         if isinstance(column.type, JSON) and table.name not in _JSON_OBJECT_TABLES:
             not_list = ~frame[column.name].map(lambda v: isinstance(v, list)).astype(bool)
-            _raise_for_rows(table.name, frame, not_list, f"have a '{column.name}' that is not a list")
+            raise_for_rows(table.name, frame, not_list, f"have a '{column.name}' that is not a list")
     for name, (low, high) in _RANGES.get(table.name, {}).items():
         values = frame[name]
         outside = (values < low if low is not None else False) | (values > high if high is not None else False)
         bounds = f"{low}-{high}" if high is not None else f">= {low}"
-        _raise_for_rows(table.name, frame, outside & values.notna(), f"have {name} outside {bounds}")
+        raise_for_rows(table.name, frame, outside & values.notna(), f"have {name} outside {bounds}")
     for name, allowed in _CHOICES.get(table.name, {}).items():
         unknown = ~frame[name].isin(allowed)
-        _raise_for_rows(table.name, frame, unknown, f"have {name} not in {', '.join(allowed)}")
+        raise_for_rows(table.name, frame, unknown, f"have {name} not in {', '.join(allowed)}")
     if "timezone" in frame.columns:
         _, bad = _parse_timezones(frame["timezone"])
-        _raise_for_rows(
+        raise_for_rows(
             table.name, frame, bad, "have a timezone that does not parse (use e.g. 'UTC', 'UTC-5', 'UTC+5:30')"
         )
     return frame.sort_values(id_column, kind="stable").reset_index(drop=True)
@@ -265,7 +265,7 @@ def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
 
 
 def _load_table(conn: Connection, table: Table) -> pd.DataFrame:
-    _check_table(conn, table)
+    check_table(conn, table)
     id_column = _id_column(table)
     result = conn.execute(select(table).order_by(table.c[id_column]))
     frame = pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()))
@@ -273,7 +273,8 @@ def _load_table(conn: Connection, table: Table) -> pd.DataFrame:
     return validate_frame(table, frame)
 
 
-def _check_table(conn: Connection, table: Table) -> None:
+def check_table(conn: Connection, table: Table) -> None:
+    """Refuse a database behind the newest migration, a missing table or missing columns."""
     _check_revision(conn)
     inspector = inspect(conn)
     if not inspector.has_table(table.name):
@@ -338,7 +339,8 @@ def _parse_timezones(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.where(bad, np.nan, sign * (hours + minutes / 60.0)), bad
 
 
-def _raise_for_rows(table: str, frame: pd.DataFrame, mask, problem: str) -> None:
+def raise_for_rows(table: str, frame: pd.DataFrame, mask, problem: str) -> None:
+    """DataValidationError naming ``table``, how many rows ``mask`` marks and some of their ids."""
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return

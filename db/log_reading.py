@@ -29,8 +29,8 @@ from sqlalchemy import Connection, Engine, Table, or_, select
 
 from db.connection import connect
 from db.loading import (  # the data layer's one table check (revision included) and row-check message
-    _check_table,
-    _raise_for_rows,
+    check_table,
+    raise_for_rows,
     validate_frame,
 )
 from db.schema import (
@@ -71,7 +71,7 @@ def load_log(bind: Engine | Connection, *, experiment: str | None = None) -> Log
     """
     with connect(bind) as conn, conn.begin():
         for table in LOG_TABLES:
-            _check_table(conn, table)
+            check_table(conn, table)
         lists_query = select(recommendation_lists)
         slots_query = select(recommendation_feedback)
         events_query = select(recommendation_events)
@@ -123,17 +123,17 @@ def validate_log(frames: LogFrames) -> LogFrames:
     known = set(lists["list_id"])
     for name, frame in (("recommendation_feedback", slots), ("recommendation_events", events)):
         dangling = frame["list_id"].notna() & ~frame["list_id"].isin(known)
-        _raise_for_rows(name, frame, dangling, "name a list_id that is not among the lists read")
-    _raise_for_rows(
+        raise_for_rows(name, frame, dangling, "name a list_id that is not among the lists read")
+    raise_for_rows(
         "recommendation_events", events, ~events["kind"].isin(EVENT_KINDS),
         f"have a kind not in {', '.join(EVENT_KINDS)}",
     )
     ended = events["kind"].eq("ended").to_numpy()
     has_success = events["success"].notna().to_numpy()
-    _raise_for_rows(
+    raise_for_rows(
         "recommendation_events", events, ended & ~has_success, "are 'ended' without a success value"
     )
-    _raise_for_rows(
+    raise_for_rows(
         "recommendation_events", events, ~ended & has_success, "set success on a kind other than 'ended'"
     )
     return LogFrames(lists, slots, events)

@@ -23,7 +23,6 @@ from eval.comparison import METRICS, cross_validate, evaluate_models, tune_model
 from mentor_match.text import format_table
 from mentor_match.validation import check_int
 from ranking.splits import grouped_split
-from retrieval.experiments import variant_folder
 from ranking.training import (
     MODEL_NAMES,
     TEST_SIZE,
@@ -35,6 +34,7 @@ from ranking.training import (
     train_models,
     usable_groups,
 )
+from retrieval.experiments import variant_folder
 
 if TYPE_CHECKING:
     from embeddings import Encoder
