@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -75,8 +76,13 @@ INTERACTION_ID_LOCK = 0x6D6D_1D01
 """The PostgreSQL advisory lock key under which new interaction ids are allocated."""
 
 _LIST_ID = re.compile(f"[0-9a-f]{{{LIST_ID_LENGTH}}}")
-_NEEDS = {"requested": None, "accepted": "requested", "declined": "requested", "started": "accepted",
-          "ended": "started"}
+_NEEDS = {
+    "requested": None,
+    "accepted": "requested",
+    "declined": "requested",
+    "started": "accepted",
+    "ended": "started",
+}
 _ANSWERS = ("accepted", "declined")
 _ORDER_RULE = (
     "a pair's events go requested, then accepted or declined, then (if accepted) started, then "
@@ -159,7 +165,9 @@ def record_outcome(
     return _record(bind, [outcome], batch=False)[0]
 
 
-def record_outcomes(bind: Engine, events: Iterable[Outcome | Mapping[str, Any]]) -> list[OutcomeResult]:
+def record_outcomes(
+    bind: Engine, events: Iterable[Outcome | Mapping[str, Any]]
+) -> list[OutcomeResult]:
     """Record many outcomes in one transaction, all or nothing, in the order given.
 
     Each event is an :class:`Outcome` or a mapping of :func:`record_outcome`'s keyword
@@ -191,34 +199,39 @@ def record_outcomes(bind: Engine, events: Iterable[Outcome | Mapping[str, Any]])
 
 def _record(engine: Engine, outcomes: list[Outcome], *, batch: bool) -> list[OutcomeResult]:
     now = _utc_now()
-    events = [_in_batch(batch, number, o, len(outcomes), _checked, o, now) for number, o in enumerate(outcomes, 1)]
+    events = []
+    for number, outcome in enumerate(outcomes, start=1):
+        with _numbered(batch, number, len(outcomes), outcome.event_id):
+            events.append(_checked(outcome, now))
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with transaction(engine, immediate=True) as conn:
                 known = _lock_mentors(conn, {e.mentor_id for e in events})
-                return [
-                    _in_batch(batch, number, e, len(events), _apply, conn, e, known, now)
-                    for number, e in enumerate(events, 1)
-                ]
+                results = []
+                for number, event in enumerate(events, start=1):
+                    with _numbered(batch, number, len(events), event.event_id):
+                        results.append(_apply(conn, event, known, now))
+                return results
         except IntegrityError as exc:
             # A concurrent writer took the same new interaction id or event id first; the
             # next attempt sees its commit (and a duplicate event id then is a retry).
-            logger.debug("outcome write clashed (attempt %d): %s", attempt, exc.orig)
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            logger.debug("outcome write clashed (attempt %d): %s", attempt, reason)
     raise DataValidationError(
         f"Recording {len(events)} outcome(s) clashed with concurrent writes {WRITE_ATTEMPTS} times "
         f"({reason}); nothing was recorded. Retry the call (event ids make a retry safe)."
     )
 
 
-def _in_batch(batch: bool, number: int, outcome: Outcome | _Event, count: int, step, *args):
-    """Run ``step``; in a batch, prefix an error with the event's number and id."""
+@contextmanager
+def _numbered(batch: bool, number: int, count: int, event_id: str) -> Iterator[None]:
+    """In a batch, an error's message starts with the event's number and id."""
     try:
-        return step(*args)
+        yield
     except MentorMatchError as exc:
         if not batch:
             raise
-        raise type(exc)(f"Event {number} of {count} (event_id {outcome.event_id!r}): {exc}") from None
+        raise type(exc)(f"Event {number} of {count} (event_id {event_id!r}): {exc}") from None
 
 
 def _checked(outcome: Outcome, now: datetime) -> _Event:
@@ -264,8 +277,16 @@ def _checked(outcome: Outcome, now: datetime) -> _Event:
             f"The 'success' parameter of {where} is for 'ended' events only; leave it out on "
             f"{kind!r}. Got {success!r}."
         )
-    return _Event(event_id, kind, mentor_id, list_id, mentee_id, occurred_at,
-                  outcome.occurred_at is not None, success)
+    return _Event(
+        event_id,
+        kind,
+        mentor_id,
+        list_id,
+        mentee_id,
+        occurred_at,
+        outcome.occurred_at is not None,
+        success,
+    )
 
 
 def _lock_mentors(conn: Connection, mentor_ids: set[int]) -> set[int]:
@@ -275,19 +296,30 @@ def _lock_mentors(conn: Connection, mentor_ids: set[int]) -> set[int]:
         select(mentors.c.mentor_id)
         .where(mentors.c.mentor_id.in_(sorted(mentor_ids)))
         .order_by(mentors.c.mentor_id)
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: rows that reference a mentor may still be written
+        .with_for_update(
+            key_share=True
+        )  # FOR NO KEY UPDATE: rows that reference a mentor may still be written
     )
     return set(conn.execute(query).scalars())
 
 
-def _apply(conn: Connection, event: _Event, known_mentors: set[int], now: datetime) -> OutcomeResult:
-    stored = conn.execute(
-        select(recommendation_events).where(recommendation_events.c.event_id == event.event_id)
-    ).mappings().first()
+def _apply(
+    conn: Connection, event: _Event, known_mentors: set[int], now: datetime
+) -> OutcomeResult:
+    stored = (
+        conn.execute(
+            select(recommendation_events).where(recommendation_events.c.event_id == event.event_id)
+        )
+        .mappings()
+        .first()
+    )
     if stored is not None:
         _check_retry(event, stored)
         return OutcomeResult(
-            event.event_id, False, stored["mentee_id"], stored["list_id"],
+            event.event_id,
+            False,
+            stored["mentee_id"],
+            stored["list_id"],
             _interaction_of(conn, stored["mentee_id"], event.mentor_id),
         )
     if event.mentor_id not in known_mentors:
@@ -299,10 +331,14 @@ def _apply(conn: Connection, event: _Event, known_mentors: set[int], now: dateti
     history = {
         row.kind: row
         for row in conn.execute(
-            select(recommendation_events.c.kind, recommendation_events.c.occurred_at,
-                   recommendation_events.c.list_id)
-            .where(recommendation_events.c.mentee_id == mentee_id,
-                   recommendation_events.c.mentor_id == event.mentor_id)
+            select(
+                recommendation_events.c.kind,
+                recommendation_events.c.occurred_at,
+                recommendation_events.c.list_id,
+            ).where(
+                recommendation_events.c.mentee_id == mentee_id,
+                recommendation_events.c.mentor_id == event.mentor_id,
+            )
         )
     }
     _check_order(event, mentee_id, history)
@@ -319,10 +355,18 @@ def _apply(conn: Connection, event: _Event, known_mentors: set[int], now: dateti
                 f"{mentee_id} to mentor {event.mentor_id} came from {came_from}. Leave list_id out "
                 "of the later events of a request, or pass the request's."
             )
-    conn.execute(recommendation_events.insert().values(
-        event_id=event.event_id, list_id=list_id, mentee_id=mentee_id, mentor_id=event.mentor_id,
-        kind=event.kind, success=event.success, occurred_at=event.occurred_at, recorded_at=now,
-    ))
+    conn.execute(
+        recommendation_events.insert().values(
+            event_id=event.event_id,
+            list_id=list_id,
+            mentee_id=mentee_id,
+            mentor_id=event.mentor_id,
+            kind=event.kind,
+            success=event.success,
+            occurred_at=event.occurred_at,
+            recorded_at=now,
+        )
+    )
     interaction_id = _apply_effects(conn, event, mentee_id, list_id, history, now)
     return OutcomeResult(event.event_id, True, mentee_id, list_id, interaction_id)
 
@@ -332,7 +376,9 @@ def _mentee_of(conn: Connection, event: _Event) -> int:
     list_mentee = None
     if event.list_id is not None:
         row = conn.execute(
-            select(recommendation_lists.c.mentee_id).where(recommendation_lists.c.list_id == event.list_id)
+            select(recommendation_lists.c.mentee_id).where(
+                recommendation_lists.c.list_id == event.list_id
+            )
         ).first()
         if row is None:
             raise UnknownEntityError(
@@ -341,7 +387,11 @@ def _mentee_of(conn: Connection, event: _Event) -> int:
                 "was flushed), or leave it out and pass mentee_id for a contact made outside a list."
             )
         list_mentee = row.mentee_id
-        if list_mentee is not None and event.mentee_id is not None and event.mentee_id != list_mentee:
+        if (
+            list_mentee is not None
+            and event.mentee_id is not None
+            and event.mentee_id != list_mentee
+        ):
             raise DataValidationError(
                 f"Event {event.event_id!r}: list {event.list_id!r} was served to mentee {list_mentee}, "
                 f"not to mentee {event.mentee_id}. Pass the list's mentee (or leave mentee_id out)."
@@ -353,7 +403,9 @@ def _mentee_of(conn: Connection, event: _Event) -> int:
             )
     if list_mentee is not None:
         return list_mentee
-    known = conn.execute(select(mentees.c.mentee_id).where(mentees.c.mentee_id == event.mentee_id)).first()
+    known = conn.execute(
+        select(mentees.c.mentee_id).where(mentees.c.mentee_id == event.mentee_id)
+    ).first()
     if known is None:
         raise UnknownEntityError(
             f"Unknown mentee_id {event.mentee_id} (event {event.event_id!r}): no such row in table "
@@ -381,7 +433,9 @@ def _check_order(event: _Event, mentee_id: int, history: Mapping[str, Any]) -> N
             f"pair has had {seen}); {_ORDER_RULE}."
         )
     if history:
-        last_kind, last = max(((k, row.occurred_at) for k, row in history.items()), key=lambda kv: kv[1])
+        last_kind, last = max(
+            ((k, row.occurred_at) for k, row in history.items()), key=lambda kv: kv[1]
+        )
         if event.occurred_at < last:
             raise DataValidationError(
                 f"Event {event.event_id!r} ({event.kind!r} for {pair}) occurred at {event.occurred_at}, "
@@ -392,10 +446,12 @@ def _check_order(event: _Event, mentee_id: int, history: Mapping[str, Any]) -> N
 
 def _check_shown(conn: Connection, event: _Event) -> None:
     shown = conn.execute(
-        select(recommendation_feedback.c.recommended_rank).where(
+        select(recommendation_feedback.c.recommended_rank)
+        .where(
             recommendation_feedback.c.list_id == event.list_id,
             recommendation_feedback.c.mentor_id == event.mentor_id,
-        ).limit(1)
+        )
+        .limit(1)
     ).first()
     if shown is None:
         raise DataValidationError(
@@ -414,7 +470,11 @@ def _check_retry(event: _Event, stored: Mapping[str, Any]) -> None:
         compared["list_id"] = event.list_id
     if event.timed:
         compared["occurred_at"] = event.occurred_at
-    differ = [f"{name} {stored[name]!r} != {value!r}" for name, value in compared.items() if stored[name] != value]
+    differ = [
+        f"{name} {stored[name]!r} != {value!r}"
+        for name, value in compared.items()
+        if stored[name] != value
+    ]
     if differ:
         raise DataValidationError(
             f"Event id {event.event_id!r} was recorded before with other content ({'; '.join(differ)}). "
@@ -423,20 +483,36 @@ def _check_retry(event: _Event, stored: Mapping[str, Any]) -> None:
 
 
 def _apply_effects(
-    conn: Connection, event: _Event, mentee_id: int, list_id: str | None, history: Mapping[str, Any],
+    conn: Connection,
+    event: _Event,
+    mentee_id: int,
+    list_id: str | None,
+    history: Mapping[str, Any],
     now: datetime,
 ) -> int:
     """The interaction, slot and seat changes of the event; returns the interaction id."""
     if event.kind == "requested":
         interaction_id = _next_interaction_id(conn)
-        conn.execute(interactions.insert().values(
-            interaction_id=interaction_id, mentor_id=event.mentor_id, mentee_id=mentee_id,
-            status="pending", mentor_accepted=None, mentee_accepted=None, successful_match=False,
-            overall_rating=None, meetings_held=0, created_at=event.occurred_at, completed_at=None,
-            list_id=list_id,
-        ))
+        conn.execute(
+            interactions.insert().values(
+                interaction_id=interaction_id,
+                mentor_id=event.mentor_id,
+                mentee_id=mentee_id,
+                status="pending",
+                mentor_accepted=None,
+                mentee_accepted=None,
+                successful_match=False,
+                overall_rating=None,
+                meetings_held=0,
+                created_at=event.occurred_at,
+                completed_at=None,
+                list_id=list_id,
+            )
+        )
         return interaction_id
-    interaction_id = _interaction_of(conn, mentee_id, event.mentor_id, history["requested"].occurred_at)
+    interaction_id = _interaction_of(
+        conn, mentee_id, event.mentor_id, history["requested"].occurred_at
+    )
     if interaction_id is None:
         raise DataValidationError(
             f"Event {event.event_id!r}: the interactions row that the request of mentee {mentee_id} to "
@@ -451,8 +527,10 @@ def _apply_effects(
         if list_id is not None:
             conn.execute(
                 recommendation_feedback.update()
-                .where(recommendation_feedback.c.list_id == list_id,
-                       recommendation_feedback.c.mentor_id == event.mentor_id)
+                .where(
+                    recommendation_feedback.c.list_id == list_id,
+                    recommendation_feedback.c.mentor_id == event.mentor_id,
+                )
                 .values(was_accepted=accepted)
             )
         if accepted:
@@ -460,12 +538,22 @@ def _apply_effects(
     elif event.kind == "started":
         changes = {"mentee_accepted": True}
     else:  # ended
-        changes = {"status": "completed", "successful_match": event.success, "completed_at": event.occurred_at}
+        changes = {
+            "status": "completed",
+            "successful_match": event.success,
+            "completed_at": event.occurred_at,
+        }
         seats = case((mentors.c.current_mentees > 0, mentors.c.current_mentees - 1), else_=0)
-    conn.execute(interactions.update().where(interactions.c.interaction_id == interaction_id).values(**changes))
+    conn.execute(
+        interactions.update()
+        .where(interactions.c.interaction_id == interaction_id)
+        .values(**changes)
+    )
     if seats is not None:
         conn.execute(
-            mentors.update().where(mentors.c.mentor_id == event.mentor_id).values(current_mentees=seats, updated_at=now)
+            mentors.update()
+            .where(mentors.c.mentor_id == event.mentor_id)
+            .values(current_mentees=seats, updated_at=now)
         )
     return interaction_id
 
@@ -498,8 +586,11 @@ def _interaction_of(
             return None
     return conn.execute(
         select(interactions.c.interaction_id)
-        .where(interactions.c.mentee_id == mentee_id, interactions.c.mentor_id == mentor_id,
-               interactions.c.created_at == requested_at)
+        .where(
+            interactions.c.mentee_id == mentee_id,
+            interactions.c.mentor_id == mentor_id,
+            interactions.c.created_at == requested_at,
+        )
         .order_by(interactions.c.interaction_id.desc())
         .limit(1)
     ).scalar()
