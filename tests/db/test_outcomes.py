@@ -276,15 +276,23 @@ def _pairs_of(thread: int, seed_lists) -> list[tuple]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_four_threads_logging_and_recording_at_once_lose_and_double_nothing(backend, small_world, tmp_path, request):
-    url = f"sqlite:///{tmp_path / 'threads.db'}" if backend == "sqlite" else request.getfixturevalue("new_pg_database")()
+def test_four_threads_logging_and_recording_at_once_lose_and_double_nothing(
+    backend, small_world, tmp_path, request
+):
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'threads.db'}"
+    else:
+        url = request.getfixturevalue("new_pg_database")()
     engine = world_engine(url, small_world)
     seats_before = {r["mentor_id"]: r["current_mentees"] for r in _rows(engine, mentors)}
     newest_before = _max_interaction(engine)
     n_threads, per_thread = 4, 4
     # Each thread has its own mentees; their lists share mentors, so threads contend for them.
-    seed_lists = {t: [served_list(1 + t + n_threads * i, [1 + (3 * i + 7 * t + j) % 60 for j in range(5)], offset=i)
-                      for i in range(per_thread)] for t in range(n_threads)}
+    seed_lists = {
+        t: [served_list(1 + t + n_threads * i, [1 + (3 * i + 7 * t + j) % 60 for j in range(5)], offset=i)
+            for i in range(per_thread)]
+        for t in range(n_threads)
+    }
     _log_lists(engine, *(item for items in seed_lists.values() for item in items))
 
     log = RecommendationLog(engine, flush_interval=0.005, batch_lists=3)
@@ -302,10 +310,13 @@ def test_four_threads_logging_and_recording_at_once_lose_and_double_nothing(back
                 log.submit(fresh)
                 submitted[thread].append(fresh.list_id)
                 answer = "accepted" if rng.random() < 0.6 else "declined"
-                chain = ["requested", answer] + (["started", "ended"][: rng.randint(0, 2)] if answer == "accepted" else [])
+                chain = ["requested", answer]
+                if answer == "accepted":
+                    chain += ["started", "ended"][: rng.randint(0, 2)]
                 outcomes = [
                     Outcome(f"t{thread}-{number}-{kind}", kind, mentor, item.list_id,
-                            occurred_at=T0 + timedelta(minutes=step), success=(rng.random() < 0.5) if kind == "ended" else None)
+                            occurred_at=T0 + timedelta(minutes=step),
+                            success=(rng.random() < 0.5) if kind == "ended" else None)
                     for step, kind in enumerate(chain)
                 ]
                 if number % 2:
