@@ -292,13 +292,12 @@ def _checked(outcome: Outcome, now: datetime) -> _Event:
 def _lock_mentors(conn: Connection, mentor_ids: set[int]) -> set[int]:
     """The mentors that exist, their rows locked (PostgreSQL) in id order, so that the events
     of one mentor are checked and written one transaction at a time, without deadlocks."""
+    # FOR NO KEY UPDATE: rows that reference a mentor (the log's slots) may still be written.
     query = (
         select(mentors.c.mentor_id)
         .where(mentors.c.mentor_id.in_(sorted(mentor_ids)))
         .order_by(mentors.c.mentor_id)
-        .with_for_update(
-            key_share=True
-        )  # FOR NO KEY UPDATE: rows that reference a mentor may still be written
+        .with_for_update(key_share=True)
     )
     return set(conn.execute(query).scalars())
 
