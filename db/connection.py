@@ -31,12 +31,17 @@ def connect(bind: Engine | Connection) -> Iterator[Connection]:
 
 
 @contextmanager
-def transaction(engine: Engine | Connection) -> Iterator[Connection]:
+def transaction(engine: Engine | Connection, *, immediate: bool = False) -> Iterator[Connection]:
     """One transaction that covers DDL too, on PostgreSQL and on SQLite.
 
     Python's sqlite3 driver does not open a transaction before DROP/CREATE, so those would
     commit at once and a failed reset or migration would lose the old data. On SQLite we
     switch the driver to autocommit mode for this connection and issue BEGIN ourselves.
+
+    ``immediate`` takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``, waiting out the
+    busy timeout): a transaction that reads, checks and then writes cannot be overtaken by
+    another writer, nor fail with "database is locked" when it upgrades its lock. PostgreSQL
+    ignores it (lock rows with ``FOR UPDATE`` there).
     """
     with connect(engine) as conn:
         if conn.dialect.name != "sqlite":
@@ -48,7 +53,7 @@ def transaction(engine: Engine | Connection) -> Iterator[Connection]:
         dbapi_conn.isolation_level = None
         try:
             with conn.begin():
-                conn.exec_driver_sql("BEGIN")
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
                 yield conn
         finally:
             dbapi_conn.isolation_level = saved

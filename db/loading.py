@@ -307,7 +307,7 @@ def _coerce(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
         try:
             if isinstance(kind, Boolean):
                 out[column.name] = values.astype("boolean" if column.nullable else bool)
-            elif isinstance(kind, Integer):
+            elif isinstance(kind, Integer):  # nullable: e.g. a logged slot of an ad-hoc profile
                 out[column.name] = values.astype("Int64" if column.nullable else "int64")
             elif isinstance(kind, Float):
                 out[column.name] = pd.to_numeric(values).astype("float64")
