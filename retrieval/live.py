@@ -62,6 +62,7 @@ without its change being missed."""
 SIDE_WARN_SHARE = 0.1
 """A side index larger than this share of the main index is warned about: it is searched
 exactly, so its cost grows with it until scripts/build_index.py folds it in."""
+_FILL = {"f": np.nan, "i": 0, "b": False, "U": ""}  # the filler of a new row, by dtype kind
 SAME_VECTOR = 1.0 - 1e-4
 """Cosine from which a bio's vector counts as the one in the index (the same text)."""
 
@@ -236,8 +237,9 @@ def apply_changes(
     fields = {}
     for name in SERVED_FIELDS:
         if name in catalogue.fields:
-            values = _extended(catalogue.fields[name], size, None)
-            values[written] = frame[name].to_numpy(object)
+            held_values = catalogue.fields[name]
+            values = _extended(held_values, size, _FILL.get(held_values.dtype.kind, None))
+            values[written] = frame[name].to_numpy(held_values.dtype if held_values.dtype.kind in _FILL else object)
             fields[name] = values
 
     embed = new | new_bio
@@ -311,9 +313,9 @@ def _warn_if_side_large(stages: Stages, warn: Callable[[str], None]) -> None:
     side, main = len(stages.index.side), len(stages.index.main)
     if side > SIDE_WARN_SHARE * main:
         warn(
-            f"{side} mentors ({side / main:.0%} of the index's {main}) are served from the side index, "
-            "which is searched exactly. Run scripts/build_index.py to fold them into the index "
-            "and reload()."
+            f"{side} mentors added or changed since the index was built ({side / main:.0%} of its "
+            f"{main}) are served from the side index, which is searched exactly. Run "
+            "scripts/build_index.py to fold them into the index, then reload()."
         )
 
 
