@@ -192,6 +192,8 @@ class LiveIndex:
         side_rows = np.where(side.rows >= 0, side.rows + len(self.main), -1)
         scores = np.concatenate([main.scores, side.scores], axis=1)
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        pick = lambda a, b: np.take_along_axis(np.concatenate([a, b], axis=1), order, axis=1)  # noqa: E731
-        return SearchResult(pick(main.ids, side.ids), np.take_along_axis(scores, order, axis=1),
-                            pick(main.rows, side_rows))
+
+        def merged(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(np.concatenate([first, second], axis=1), order, axis=1)
+
+        return SearchResult(merged(main.ids, side.ids), merged(main.scores, side.scores), merged(main.rows, side_rows))

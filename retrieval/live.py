@@ -42,7 +42,7 @@ from sqlalchemy import Engine, Result, func, select
 from db.loading import connect, load_mentors, validate_frame
 from db.schema import mentors as mentors_table
 from embeddings import EmbeddingCache, Encoder
-from index import MentorIndex, check_staleness
+from index import MentorIndex, check_staleness, mentor_content_hashes
 from index.live import LiveIndex, SideIndex
 from mentor_match.errors import StaleArtifactError
 from ranking.features import PreparedProfiles, prepare_mentors
@@ -292,8 +292,6 @@ def load_live(
 def _not_in_index(index: MentorIndex, active: pd.DataFrame, vectors: TextVectors) -> tuple[np.ndarray, np.ndarray]:
     """Active mentors the index does not hold as they are now: (all of them, those of them
     in the index whose bio changed since the build)."""
-    from index import mentor_content_hashes
-
     ids = active["mentor_id"].to_numpy(np.int64)
     rows = index.rows_of(ids, strict=False)
     in_index = np.isin(ids, index.ids)

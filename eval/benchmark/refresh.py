@@ -82,7 +82,7 @@ def measure_refresh(base: BaseWorld, config: BenchmarkConfig, encoder, artifacts
             db_ms, db_lists = timed(lambda m: live.recommend(mentee_id=int(m), k=K), queries)
         same = float(np.mean([[r.mentor_id for r in a] == [r.mentor_id for r in b]
                               for a, b in zip(frame_lists, db_lists, strict=True)]))
-        del static
+        static = None  # its copy of the catalogue is not needed any more
 
         idle = [live.refresh().seconds for _ in range(IDLE_REPEATS)]
         one, runs, summaries = [], [], []
