@@ -138,11 +138,12 @@ class MentorFeed:
                 for start in range(0, len(older), IN_CHUNK):
                     chunk = older[start : start + IN_CHUNK].tolist()
                     records += conn.execute(select(mentors_table).where(mentors_table.c.mentor_id.in_(chunk))).all()
-        frame = validate_frame(mentors_table, pd.DataFrame.from_records(records, columns=columns))
-        watermark = frame["updated_at"].max() if len(frame) else None
-        seen = np.array([self._updated.get(int(i), -1) for i in frame["mentor_id"]], dtype=np.int64)
-        fresh = frame[seen != _stamps(frame)].reset_index(drop=True)
-        return MentorChanges(fresh, removed, watermark)
+        # Rows re-read in the overlap and already applied are dropped before the (costly) validation.
+        stamps = [pd.Timestamp(r.updated_at).value for r in records]
+        watermark = pd.Timestamp(max(stamps)) if stamps else None
+        fresh = [r for r, stamp in zip(records, stamps, strict=True) if self._updated.get(int(r.mentor_id)) != stamp]
+        frame = validate_frame(mentors_table, pd.DataFrame.from_records(fresh, columns=columns))
+        return MentorChanges(frame, removed, watermark)
 
     def commit(self, changes: MentorChanges) -> None:
         """Take ``changes`` as seen (they were applied)."""
@@ -249,6 +250,10 @@ def apply_changes(
     side = SideIndex(side.ids, side.vectors, eligible[n:].copy())
     live = index.with_changes(eligible[:n].copy(), side)
     refreshed = Catalogue(mentor_ids, eligible, prepared, fields, catalogue.mentees)
+    # Build the id hash tables and the search bitmap now, so the first query does not pay for them.
+    refreshed.rows_of(ids[:1])
+    prepared.rows(mentor_ids[:1])
+    _ = live.excluded.allowed
     counts = {"changed": int(served.sum()), "added": int(new.sum()), "removed": len(removed_rows)}
     return stages.with_mentors(refreshed, live, np.unique(written)), counts
 

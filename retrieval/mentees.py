@@ -15,6 +15,8 @@ call, not per row): the schema's NOT NULL constraints hold them, and
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -33,6 +35,8 @@ from retrieval.vectors import TextVectors
 
 IN_CHUNK = 500
 """Ids per ``IN (...)`` query (well under SQLite's and PostgreSQL's parameter limits)."""
+PREPARED_CAPACITY = 10_000
+"""Single mentees whose prepared profile and goal vector are kept (a few KB each)."""
 
 _NONE = np.empty(0, dtype=np.int64)
 _NONE.setflags(write=False)
@@ -87,14 +91,53 @@ class MenteeSource(Protocol):
 
 
 class DatabaseMentees:
-    """Mentees read from the database per call; goal vectors from ``vectors``."""
+    """Mentees read from the database per call; goal vectors from ``vectors``.
 
-    def __init__(self, engine: Engine, vectors: TextVectors) -> None:
+    The row of a single mentee is read every time; what is made from it (the prepared
+    profile, the goal vector) is kept for the last ``capacity`` mentees and reused while the
+    row read equals the one it was made from (a cache that any change to the row
+    invalidates, whether or not the writer bumped ``updated_at``).
+    """
+
+    def __init__(self, engine: Engine, vectors: TextVectors, *, capacity: int = PREPARED_CAPACITY) -> None:
         self.engine = engine
         self.vectors = vectors
+        self._capacity = capacity
+        self._made: OrderedDict[int, tuple[tuple, Mentees]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def lookup(self, mentee_ids: Sequence[int] | np.ndarray) -> Mentees:
         ids = _unique_ids(mentee_ids)
+        if len(ids) == 1:
+            return self._one(int(ids[0]))
+        return self._many(ids)
+
+    def _one(self, mentee_id: int) -> Mentees:
+        """One mentee: its row and contacts read now, the rest reused if the row is unchanged."""
+        with connect(self.engine) as conn:
+            rows = conn.execute(select(mentees_table).where(mentees_table.c.mentee_id == mentee_id)).all()
+            contacted = conn.execute(
+                select(interactions.c.mentor_id).where(interactions.c.mentee_id == mentee_id)
+            ).scalars().all()
+        if not rows:
+            raise _unknown(np.array([mentee_id]), 1)
+        raw = tuple(rows[0])
+        with self._lock:
+            made = self._made.get(mentee_id)
+            if made is not None:
+                self._made.move_to_end(mentee_id)
+        if made is None or made[0] != raw:
+            frame = pd.DataFrame.from_records([raw], columns=[c.name for c in mentees_table.columns])
+            vectors = self.vectors.get(frame["goals"].tolist())
+            made = (raw, Mentees(np.array([mentee_id], np.int64), frame, prepare_mentees(frame), vectors, []))
+            with self._lock:
+                self._made[mentee_id] = made
+                while len(self._made) > self._capacity:
+                    self._made.popitem(last=False)
+        found = made[1]
+        return Mentees(found.ids, found.rows, found.prepared, found.vectors, [np.unique(np.asarray(contacted, np.int64))])
+
+    def _many(self, ids: np.ndarray) -> Mentees:
         chunks = [ids[start : start + IN_CHUNK].tolist() for start in range(0, len(ids), IN_CHUNK)]
         rows, contacts, columns = [], [], [c.name for c in mentees_table.columns]
         with connect(self.engine) as conn:

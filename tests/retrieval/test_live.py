@@ -118,6 +118,22 @@ def test_a_mentee_who_signs_up_after_load_is_served_without_reload(db, encoder):
     assert batch.loc[batch["mentee_id"] == new_id, "mentor_id"].tolist() == _ids(recs)[:3]
 
 
+def test_a_mentee_whose_goals_changed_is_served_with_the_new_goals_at_once(db, encoder):
+    rec = _load(db, encoder)
+    _, _, engine = db
+    mentee = _a_mentee(engine)
+    before = rec.recommend(mentee_id=mentee, k=K)
+    goals = "I want to become a staff engineer who leads large distributed systems migrations"
+    with engine.begin() as conn:  # no updated_at bump: the row itself is compared
+        conn.execute(update(mentees).where(mentees.c.mentee_id == mentee).values(goals=goals))
+    after = rec.recommend(mentee_id=mentee, k=K)
+    fields = ("goals", "desired_domains", "current_skills", "current_level", "timezone", "availability",
+              "availability_hours", "preferred_style", "industry")
+    adhoc = rec.recommend(profile={k: v for k, v in rec.mentee(mentee).items() if k in fields}, k=K,
+                          exclude=rec.stages.catalogue.contacted_by(mentee))
+    assert rec.mentee(mentee)["goals"] == goals and _ids(after) == _ids(adhoc) != _ids(before)
+
+
 def test_a_contact_recorded_after_load_is_excluded_at_once(db, encoder):
     rec = _load(db, encoder)
     _, _, engine = db
