@@ -112,6 +112,7 @@ class MentorFeed:
         stamps = _stamps(mentors)
         self._updated: dict[int, int] = dict(zip(mentors["mentor_id"].astype(int).tolist(), stamps.tolist(), strict=True))
         self._watermark = mentors["updated_at"].max() if len(mentors) else None
+        self._none = mentors.iloc[:0]  # the validated frame of no rows
 
     def __len__(self) -> int:
         return len(self._updated)
@@ -142,7 +143,7 @@ class MentorFeed:
         stamps = [pd.Timestamp(r.updated_at).value for r in records]
         watermark = pd.Timestamp(max(stamps)) if stamps else None
         fresh = [r for r, stamp in zip(records, stamps, strict=True) if self._updated.get(int(r.mentor_id)) != stamp]
-        frame = validate_frame(mentors_table, pd.DataFrame.from_records(fresh, columns=columns))
+        frame = validate_frame(mentors_table, pd.DataFrame.from_records(fresh, columns=columns)) if fresh else self._none
         return MentorChanges(frame, removed, watermark)
 
     def commit(self, changes: MentorChanges) -> None:
