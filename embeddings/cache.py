@@ -173,6 +173,16 @@ def _write_shard(folder: Path, name: str, keys: list[bytes], vectors: np.ndarray
         raise
 
 
+@dataclass(frozen=True)
+class CacheSnapshot:
+    """Every vector the cache held for one encoder when it was taken, in memory: ``rows``
+    maps a text key (:func:`text_keys`) to its row of ``vectors`` (``(n, dim)`` float32,
+    None when nothing was cached). A server reads it once instead of the disk per query."""
+
+    rows: dict[bytes, int]
+    vectors: np.ndarray | None
+
+
 class EmbeddingCache:
     """Vectors of texts already encoded, on disk under ``directory``, per encoder identity."""
 
@@ -187,6 +197,11 @@ class EmbeddingCache:
             store = self._stores[identity] = _Store(self.directory / slug)
         store.refresh()
         return store
+
+    def snapshot(self, identity: str) -> CacheSnapshot:
+        """What the cache holds for encoder ``identity`` now (shards on disk included)."""
+        store = self._store(identity)
+        return CacheSnapshot(dict(store.rows), store.matrix)
 
     def get_or_encode(
         self, encoder: TextEncoder, texts: Sequence[str | None], *, progress: bool | None = None

@@ -20,17 +20,20 @@ if TYPE_CHECKING:
 def eligible_pairs(recommender: Recommender, mentee_ids: Sequence[int]) -> pd.DataFrame:
     """Every (mentee_id, mentor_id) the two stages could return: the brute-force candidate set.
 
-    Served mentors that are active and not full, minus those the mentee already contacted;
-    mentors in ascending id order within each mentee, mentees in the given order.
+    Served mentors that are active and not full, minus those the mentee already contacted
+    (read now, as a query reads them); mentors in ascending id order within each mentee,
+    mentees in the given order.
     """
     catalogue = recommender.stages.catalogue
     mentee_ids = np.asarray(list(mentee_ids), dtype=np.int64)
+    known = catalogue.lookup(mentee_ids)  # by key, in chunks; unknown ids raise
+    contacted_of = dict(zip(known.ids.tolist(), known.contacted, strict=True))
     eligible = np.sort(catalogue.mentor_ids[catalogue.eligible])
     pairs = pd.DataFrame({
         "mentee_id": np.repeat(mentee_ids, len(eligible)),
         "mentor_id": np.tile(eligible, len(mentee_ids)),
     })
-    contacted = [(mentee, mentor) for mentee in mentee_ids for mentor in catalogue.contacted_by(mentee)]
+    contacted = [(mentee, mentor) for mentee in mentee_ids for mentor in contacted_of[int(mentee)]]
     if contacted:
         keep = ~pd.MultiIndex.from_frame(pairs).isin(pd.MultiIndex.from_tuples(contacted))
         pairs = pairs[keep].reset_index(drop=True)
@@ -40,6 +43,7 @@ def eligible_pairs(recommender: Recommender, mentee_ids: Sequence[int]) -> pd.Da
 def score_pairs(recommender: Recommender, pairs: pd.DataFrame) -> np.ndarray:
     """The ranker's score of each known (mentee_id, mentor_id) pair, served mentors only.
 
-    The features come from :func:`ranking.features.pair_features`, as in training and serving.
+    The features come from :func:`ranking.features.pair_features`, as in training and serving;
+    the mentees are read by key.
     """
     return recommender.stages.score_known(pairs)

@@ -6,8 +6,9 @@ per-call ``IDSelector`` parameters (the shared index is never mutated, so concur
 are safe), and falls back to exact search over the eligible mentors when a filter is tight
 or an approximate search comes back short (HNSW with a restrictive selector can return -1
 ids). Mentors leave an index only through a rebuild (HNSW cannot remove ids); until then
-callers hide inactive or full mentors with ``exclude``. Vectors are expected
-L2-normalised, so inner product is cosine.
+callers hide inactive or full mentors with ``excluded_rows`` (see :mod:`index.live` for
+the index as served between rebuilds). Vectors are expected L2-normalised, so inner
+product is cosine.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import faiss
 import numpy as np
 
 from index import spec as specs
 from index import store
-from index.filters import ExcludeArg, RowFilter, split_exclusions
+from index.filters import PerQuery, RowFilter, split_exclusions
 from mentor_match.errors import InvalidParameterError, NotEnoughDataError, UnknownEntityError
 from mentor_match.validation import check_int
 
@@ -40,6 +42,17 @@ bypassed for exact search over the eligible rows (HNSW/IVF lose recall under tig
 
 _QUERY_CHUNK = 256  # queries per exact-search block: bounds the (queries x eligible) matrix
 
+
+class SearchResult(NamedTuple):
+    """The ``k`` best of each of ``m`` queries, best first: ``ids`` (mentor ids, int64),
+    ``scores`` (cosine, float32) and ``rows`` (the index rows, int64), each ``(m, k)`` and
+    padded with -1 / -inf / -1 only where fewer than ``k`` eligible mentors exist."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    rows: np.ndarray
+
+
 class MentorIndex:
     """Mentor vectors with their ids, searchable by cosine similarity.
 
@@ -50,9 +63,9 @@ class MentorIndex:
     >>> import numpy as np
     >>> vectors = np.eye(3, dtype=np.float32)  # three mentors, unit vectors
     >>> index = MentorIndex.build([7, 8, 9], vectors, "Flat", encoder_identity="toy")
-    >>> ids, scores = index.search(vectors[:1], k=2, exclude=[8])
-    >>> ids.tolist()  # mentor ids, not rows; 8 is excluded, nothing else is similar
-    [[7, 9]]
+    >>> found = index.search(vectors[:1], k=2, exclude=[[8]])  # one collection per query
+    >>> found.ids.tolist(), found.rows.tolist()  # mentor ids and rows; 8 is excluded
+    ([[7, 9]], [[0, 2]])
     """
 
     def __init__(
@@ -203,29 +216,26 @@ class MentorIndex:
         return self.vectors_for(mentor_ids) @ query
 
     # ------------------------------------------------------------------ search
-    def exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def exact_search(self, queries: np.ndarray, k: int) -> SearchResult:
         """Brute-force top-``k`` over all mentors (the reference for recall checks)."""
         scores, rows = self._exact(self._check_queries(queries), np.arange(len(self)), k)
-        return np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1), scores
+        return SearchResult(np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1), scores, rows)
 
     def search(
         self,
         queries: np.ndarray,
         k: int,
         *,
-        exclude: ExcludeArg = None,
+        exclude: PerQuery | None = None,
         excluded_rows: RowFilter | np.ndarray | None = None,
-        with_rows: bool = False,
-    ) -> tuple[np.ndarray, ...]:
+    ) -> SearchResult:
         """The ``k`` most similar mentors for each query row, never an excluded one.
 
-        ``exclude``: None, one array-like of mentor ids for every query, or a list with one
-        array-like per query. ``excluded_rows``: rows excluded for every query, for a
+        ``exclude``: None, or one collection of mentor ids per query row (ids not in the
+        index are ignored). ``excluded_rows``: rows excluded for every query, for a
         catalogue-wide filter: best a :class:`RowFilter` from :meth:`row_filter`, prepared
-        once, or row numbers (see :meth:`rows_of`). Returns ``(ids, scores)`` of shape
-        ``(m, k)``, best first, padded with -1 / -inf only where fewer than ``k`` eligible
-        mentors exist; ``with_rows`` adds their row numbers (-1 pads), which spares a
-        caller with per-row data a :meth:`rows_of` lookup.
+        once, or row numbers (see :meth:`rows_of`). The rows of the result spare a caller
+        with per-row data a :meth:`rows_of` lookup.
         """
         queries = self._check_queries(queries)
         k = check_int("k", k, "search")
@@ -248,7 +258,7 @@ class MentorIndex:
         n_shared_ok = n - len(base) - len(shared)
         fetch = min(k + int(extra_counts.max(initial=0)), n_shared_ok)
         if m == 0 or fetch == 0:
-            return (out_rows, out_scores, out_rows.copy()) if with_rows else (out_rows, out_scores)
+            return SearchResult(out_rows.copy(), out_scores, out_rows)
 
         scores, rows = self._search_shared(queries, fetch, base, shared, n_shared_ok)
         if len(extra_keys):
@@ -274,7 +284,7 @@ class MentorIndex:
                 s, r = self._exact(queries[q : q + 1], eligible, k)
                 out_rows[q], out_scores[q] = r[0], s[0]
         ids = np.where(out_rows >= 0, self.ids[np.maximum(out_rows, 0)], -1)
-        return (ids, out_scores, out_rows) if with_rows else (ids, out_scores)
+        return SearchResult(ids, out_scores, out_rows)
 
     def _search_shared(
         self, queries: np.ndarray, fetch: int, base: RowFilter, shared: np.ndarray, n_ok: int

@@ -164,8 +164,8 @@ def search_recall(
     """
     k = min(k, len(index))
     if truth is None:
-        truth, _ = index.exact_search(queries, k)
-    found, _ = index.search(queries, k)
+        truth = index.exact_search(queries, k).ids
+    found = index.search(queries, k).ids
     return float(np.mean([np.isin(t[:k], f).mean() for t, f in zip(truth, found, strict=True)]))
 
 
@@ -192,7 +192,7 @@ def tune_for_recall(
         nlist = specs.ivf_nlist(index.faiss_index)
         index = index.with_search_params(nprobe=max(1, nlist // specs.IVF_NPROBE_TUNE_FROM))
     depth = min(specs.DEFAULT_POOL, len(index))
-    truth, _ = index.exact_search(sample, depth)  # once: exact search is the costly part
+    truth = index.exact_search(sample, depth).ids  # once: exact search is the costly part
 
     def measure(candidate: MentorIndex) -> tuple[float, float]:
         at_100 = search_recall(candidate, sample, 100, truth)
@@ -237,7 +237,7 @@ def self_retrieval(index: MentorIndex, k: int = 10) -> float:
         return 1.0
     rng = np.random.default_rng(SEED)
     rows = rng.choice(rows, min(SELF_CHECK_SAMPLE, len(rows)), replace=False)
-    found, scores = index.search(index.vectors[rows], k)
+    found, scores, _ = index.search(index.vectors[rows], k)
     own = (found == index.ids[rows][:, None]).any(axis=1)
     # Identical bios tie at similarity 1; any of the twins first counts as found.
     self_sim = np.einsum("ij,ij->i", index.vectors[rows], index.vectors[rows])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
 from mentor_match.errors import InvalidParameterError
 
-ExcludeArg = None | Sequence[int] | np.ndarray | Sequence[Sequence[int] | np.ndarray]
+PerQuery = Sequence[Collection[int] | np.ndarray]
+"""One collection of mentor ids per query row (a list, tuple, set or 1-D array each)."""
 
 
 class RowFilter:
@@ -53,34 +54,53 @@ class RowFilter:
 
 
 def split_exclusions(
-    exclude: ExcludeArg, m: int, n: int, rows_of: Callable[..., np.ndarray]
+    exclude: PerQuery | None, m: int, n: int, rows_of: Callable[..., np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``exclude`` (mentor ids for all ``m`` queries, or one list per query) as index rows:
+    """``exclude`` (one collection of mentor ids per each of ``m`` queries) as index rows:
     (rows excluded for every query, ``query * n + row`` keys of the others, their count per
-    query). ``rows_of(ids, strict=False)`` maps mentor ids to rows, dropping unknown ids."""
+    query). ``rows_of(ids, strict=False)`` maps mentor ids to rows, dropping unknown ids.
+
+    >>> rows_of = lambda ids, strict: np.asarray([i for i in ids if 0 <= i < 4], dtype=np.int64)
+    >>> shared, keys, counts = split_exclusions([[1, 2], [2, 9]], 2, 4, rows_of)
+    >>> shared.tolist(), keys.tolist(), counts.tolist()
+    ([2], [1], [1, 0])
+    """
     none = np.empty(0, dtype=np.int64)
     if exclude is None:
         return none, none, np.zeros(m, dtype=np.int64)
-    if _is_per_query(exclude):
-        if len(exclude) != m:
+    per_query = [np.unique(rows_of(ids, strict=False)) for ids in per_query_ids(exclude, m)]
+    owner = np.repeat(np.arange(m, dtype=np.int64), [len(p) for p in per_query])
+    rows = np.concatenate(per_query) if per_query else none
+    shared = np.flatnonzero(np.bincount(rows, minlength=n) == m) if m else none
+    extra = ~np.isin(rows, shared)
+    keys = owner[extra] * n + rows[extra]
+    return shared, keys, np.bincount(owner[extra], minlength=m)
+
+
+def per_query_ids(exclude: PerQuery, m: int) -> list[np.ndarray]:
+    """``exclude`` as one int64 array of mentor ids per query row, its shape checked.
+
+    >>> [ids.tolist() for ids in per_query_ids([[3, 1], {2}], 2)]
+    [[3, 1], [2]]
+    """
+    if isinstance(exclude, (str, bytes)) or not isinstance(exclude, (Sequence, np.ndarray)) or len(exclude) != m:
+        length = len(exclude) if hasattr(exclude, "__len__") else "?"
+        raise InvalidParameterError(
+            f"exclude must hold one collection of mentor ids per query ({m}); got "
+            f"{type(exclude).__name__} of length {length}. For one query: exclude=[ids]."
+        )
+    out = []
+    for ids in exclude:
+        if np.isscalar(ids) or isinstance(ids, (str, bytes)):
             raise InvalidParameterError(
-                f"exclude has {len(exclude)} lists for {m} queries; pass one list per "
-                "query, or one flat list of mentor ids for all of them."
+                f"exclude must hold one collection of mentor ids per query; got the scalar {ids!r}. "
+                "For one query: exclude=[ids]."
             )
-        per_query = [np.unique(rows_of(e, strict=False)) for e in exclude]
-        owner = np.repeat(np.arange(m, dtype=np.int64), [len(p) for p in per_query])
-        rows = np.concatenate(per_query) if per_query else none
-        shared = np.flatnonzero(np.bincount(rows, minlength=n) == m) if m else none
-        extra = ~np.isin(rows, shared)
-        keys = owner[extra] * n + rows[extra]
-        return shared, keys, np.bincount(owner[extra], minlength=m)
-    shared = np.unique(rows_of(exclude, strict=False))
-    return shared, none, np.zeros(m, dtype=np.int64)
-
-
-def _is_per_query(exclude) -> bool:
-    if isinstance(exclude, np.ndarray):
-        return exclude.ndim == 2 or exclude.dtype == object
-    if isinstance(exclude, (list, tuple)) and exclude:
-        return all(not np.isscalar(e) for e in exclude)
-    return False
+        values = list(ids) if isinstance(ids, (set, frozenset)) else ids
+        try:
+            out.append(np.asarray(values, dtype=np.int64).ravel())
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"exclude must hold mentor ids (integers); got {str(ids)[:80]}."
+            ) from None
+    return out

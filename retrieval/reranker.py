@@ -8,12 +8,11 @@ the ranker's per-feature contributions, relative to the best candidates of the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 
-from mentor_match.errors import InvalidParameterError
+from index.live import LiveIndex
+from mentor_match.errors import InvalidParameterError, UnknownEntityError
 from mentor_match.validation import check_int
 from ranking.features import PreparedProfiles, pair_features
 from ranking.models import Ranker
@@ -26,59 +25,60 @@ REASONS_REFERENCE = 200
 """Reasons compare a mentor with the best this many candidates of its list (their mean
 per-feature contribution), so their cost does not grow with the candidate count."""
 
+FEATURE_CHUNK = 16_384
+"""Pairs per pair_features call when scoring many: bounds the gathered bio vectors."""
+
 
 class Reranker:
     """Scores candidates with ``ranker`` and words the reasons of the best.
 
-    ``prepared_mentors`` and ``mentor_vectors`` (bio embeddings) are aligned row by row;
-    ``mentors`` holds the rows the reasons read, indexed by mentor id. ``reference``: how
-    many of a list's best candidates the reasons compare with.
+    The mentors are ``catalogue``'s (profiles and reasons' fields by served row) with their
+    bio vectors in ``index`` (the same served rows). ``reference``: how many of a list's best
+    candidates the reasons compare with. :meth:`over` gives the same ranker over a refreshed
+    catalogue at no cost: nothing here is per mentor.
     """
 
     def __init__(
-        self,
-        ranker: Ranker,
-        prepared_mentors: PreparedProfiles,
-        mentor_vectors: np.ndarray,
-        mentors: pd.DataFrame,
-        *,
-        reference: int = REASONS_REFERENCE,
+        self, ranker: Ranker, catalogue: Catalogue, index: LiveIndex, *, reference: int = REASONS_REFERENCE
     ) -> None:
-        if len(mentor_vectors) != len(prepared_mentors):
+        if len(index) != len(catalogue):
             raise InvalidParameterError(
-                f"mentor_vectors has {len(mentor_vectors)} rows for {len(prepared_mentors)} "
-                "prepared mentors; pass one bio embedding per mentor, in the same order."
+                f"The index serves {len(index)} rows, the catalogue {len(catalogue)}; build both "
+                "from one snapshot (retrieval.stages.build_stages)."
             )
         self.ranker = ranker
-        self.prepared_mentors = prepared_mentors
-        self.mentor_vectors = mentor_vectors
+        self.catalogue = catalogue
+        self.index = index
         self.reference = check_int("reference", reference, "Reranker")
-        self._mentor_rows = mentors.index
-        # The reasons' fields as arrays: pandas' row lookups cost more than the features.
-        self._mentor_fields: Mapping[str, np.ndarray] = {
-            name: mentors[name].to_numpy() for name in MENTOR_FIELDS if name in mentors.columns
-        }
 
-    @classmethod
-    def build(
-        cls, ranker: Ranker, catalogue: Catalogue, mentor_vectors: np.ndarray, *, reference: int = REASONS_REFERENCE
-    ) -> Reranker:
-        """The reranker of ``catalogue``'s served mentors (``mentor_vectors`` in their order)."""
-        return cls(ranker, catalogue.prepared_mentors, mentor_vectors, catalogue.mentors, reference=reference)
+    def over(self, catalogue: Catalogue, index: LiveIndex) -> Reranker:
+        """This ranker over another snapshot of the mentors."""
+        return Reranker(self.ranker, catalogue, index, reference=self.reference)
 
     def features(
         self, prepared_mentees: PreparedProfiles, mentee_vectors: np.ndarray, pairs: pd.DataFrame
     ) -> pd.DataFrame:
         """Pair features of (mentee_id, mentor_id) ``pairs``; ``mentee_vectors`` aligned with
         ``prepared_mentees``, mentors among the served ones."""
-        return pair_features(
-            prepared_mentees,
-            self.prepared_mentors,
-            pairs,
-            mentee_vectors=mentee_vectors,
-            mentor_vectors=self.mentor_vectors,
-            vectors_per="profile",
-        )
+        rows = self.catalogue.rows_of(pairs["mentor_id"].to_numpy())
+        if (rows < 0).any():
+            unknown = np.unique(pairs["mentor_id"].to_numpy()[rows < 0])[:5].tolist()
+            raise UnknownEntityError(
+                f"Unknown mentor id(s) {unknown} in the pairs: not among the {len(self.catalogue)} "
+                "served mentors. Pass mentors of this catalogue."
+            )
+        blocks = []
+        for start in range(0, max(len(pairs), 1), FEATURE_CHUNK):
+            stop = start + FEATURE_CHUNK
+            blocks.append(pair_features(
+                prepared_mentees,
+                self.catalogue.prepared_mentors,
+                pairs.iloc[start:stop],
+                mentee_vectors=mentee_vectors,
+                mentor_vectors=self.index.vectors_at(rows[start:stop]),
+                vectors_per=("profile", "pair"),
+            ))
+        return blocks[0] if len(blocks) == 1 else pd.concat(blocks)
 
     def score(
         self, prepared_mentees: PreparedProfiles, mentee_vectors: np.ndarray, pairs: pd.DataFrame
@@ -110,10 +110,11 @@ class Reranker:
         names = list(features.columns)
         values = features.to_numpy()
         order = ranked[:k]
-        at_rows = self._mentor_rows.get_indexer(ids[order])
+        at_rows = self.catalogue.rows_of(ids[order])
+        fields = {name: column for name, column in self.catalogue.fields.items() if name in MENTOR_FIELDS}
         out = []
         for rank, (row, at) in enumerate(zip(order, at_rows, strict=True), start=1):
-            mentor = {name: column[at] for name, column in self._mentor_fields.items()}
+            mentor = {name: column[at] for name, column in fields.items()}
             feature_values = dict(zip(names, values[row].tolist(), strict=True))
             reasons, behind = explain(relative[rank - 1], names, feature_values, mentor, query.profile)
             out.append(

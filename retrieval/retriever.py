@@ -2,8 +2,9 @@
 
 A retriever is anything with ``search(queries, k, exclude=None) -> Candidates``:
 
-* :class:`IndexRetriever`, the serving one: the FAISS index (:class:`index.MentorIndex`),
-  the catalogue-wide eligibility prepared once as a row filter, and the pre-ranker
+* :class:`IndexRetriever`, the serving one: the index as served
+  (:class:`index.live.LiveIndex`: the FAISS index with its eligibility prepared once as a
+  row filter, plus the side index of mentors added since the build) and the pre-ranker
   (:mod:`ranking.preranker`), which orders the ``pool`` nearest mentors and keeps the best
   ``k``;
 * :class:`ExactRetriever`, a plain NumPy reference (every similarity, then sort) that the
@@ -22,7 +23,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from index import MentorIndex
+from index.filters import per_query_ids
+from index.live import LiveIndex
 from index.spec import DEFAULT_POOL
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_int
@@ -44,7 +46,8 @@ class Retriever(Protocol):
 
 @dataclass(frozen=True)
 class Prerank:
-    """A pre-ranker and its mentor prior per index row (computed once per catalogue).
+    """A pre-ranker and its mentor prior per served row (computed once per catalogue, and
+    for the changed rows on a refresh: :meth:`with_rows`).
 
     >>> prerank = Prerank(Preranker(2.0, {}, 1.0, 0), np.array([0.0, 1.0]))
     >>> prerank.scores(np.array([[0.5, 0.25]], dtype=np.float32), np.array([[0, 1]])).tolist()
@@ -59,6 +62,17 @@ class Prerank:
         """The pre-ranker over ``prepared_mentors`` (in index row order)."""
         return cls(preranker, preranker.mentor_prior(prepared_mentors))
 
+    def with_rows(self, size: int, rows: np.ndarray, prepared_mentors: PreparedProfiles) -> Prerank:
+        """The prior over ``size`` served rows: this one's, with ``rows`` recomputed from
+        ``prepared_mentors`` (the new catalogue's, all rows); rows past the old end not in
+        ``rows`` get 0 (they are never eligible)."""
+        prior = np.zeros(size)
+        kept = min(size, len(self.prior))
+        prior[:kept] = self.prior[:kept]
+        if len(rows):
+            prior[rows] = self.preranker.mentor_prior(prepared_mentors.take(rows))
+        return Prerank(self.preranker, prior)
+
     def scores(self, similarity: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Pre-scores of candidates at index ``rows`` (-1: none, scored -inf)."""
         found = rows >= 0
@@ -68,19 +82,19 @@ class Prerank:
 
 
 class IndexRetriever:
-    """FAISS search over the eligible mentors, then the pre-ranker (when there is one).
+    """Search over the eligible mentors of the index as served, then the pre-ranker (when
+    there is one).
 
-    ``eligible``: bool per index row (False: never returned, e.g. inactive or full).
-    ``prerank``: None gives the ``k`` nearest mentors; otherwise :meth:`search` reads the
-    ``pool`` nearest and keeps the ``k`` best by pre-score.
+    ``index``: a :class:`index.live.LiveIndex` (its eligibility: never returned when False,
+    e.g. inactive or full). ``prerank``: None gives the ``k`` nearest mentors; otherwise
+    :meth:`search` reads the ``pool`` nearest and keeps the ``k`` best by pre-score.
     """
 
-    def __init__(self, index: MentorIndex, eligible: np.ndarray, prerank: Prerank | None = None) -> None:
-        eligible = np.asarray(eligible, dtype=bool)
-        if eligible.shape != (len(index),):
+    def __init__(self, index: LiveIndex, prerank: Prerank | None = None) -> None:
+        if not isinstance(index, LiveIndex):
             raise InvalidParameterError(
-                f"eligible has shape {eligible.shape} for an index of {len(index)} mentors; "
-                "pass one flag per index row (index.ids order)."
+                f"IndexRetriever needs an index.live.LiveIndex, got {type(index).__name__}; wrap a "
+                "MentorIndex with its eligibility: LiveIndex(index, eligible)."
             )
         if prerank is not None and len(prerank.prior) != len(index):
             raise InvalidParameterError(
@@ -88,15 +102,10 @@ class IndexRetriever:
                 "build it from the catalogue of this index (Prerank.build)."
             )
         self.index = index
-        self.eligible = eligible
         self.prerank = prerank
-        self._excluded = index.row_filter(np.flatnonzero(~eligible))  # prepared once for every search
 
     def __repr__(self) -> str:
-        return (
-            f"IndexRetriever({int(self.eligible.sum())} of {len(self.index)} mentors eligible, "
-            f"spec={self.index.spec!r}, prerank={self.prerank is not None})"
-        )
+        return f"IndexRetriever({self.index!r}, prerank={self.prerank is not None})"
 
     def search(
         self, queries: np.ndarray, k: int, exclude: Exclude = None, *, pool: int | None = None
@@ -108,9 +117,7 @@ class IndexRetriever:
         pool = DEFAULT_POOL if pool is None else check_int("pool", pool, "search")
         exclude = _per_query(exclude, len(queries))
         fetch = k if self.prerank is None else max(pool, k)
-        ids, similarity, rows = self.index.search(
-            queries, fetch, exclude=exclude, excluded_rows=self._excluded, with_rows=True
-        )
+        ids, similarity, rows = self.index.search(queries, fetch, exclude=exclude)
         if fetch == k:
             return Candidates(ids, similarity)
         keep = np.argsort(-self.prerank.scores(similarity, rows), axis=1, kind="stable")[:, :k]
@@ -171,20 +178,4 @@ class ExactRetriever:
 
 def _per_query(exclude: Exclude, m: int) -> list[np.ndarray] | None:
     """``exclude`` as one int64 array per query row (or None), its length checked."""
-    if exclude is None:
-        return None
-    if isinstance(exclude, (str, bytes)) or not isinstance(exclude, (Sequence, np.ndarray)) or len(exclude) != m:
-        raise InvalidParameterError(
-            f"exclude must hold one collection of mentor ids per query ({m}); got "
-            f"{type(exclude).__name__} of length {len(exclude) if hasattr(exclude, '__len__') else '?'}. "
-            "For one query: exclude=[ids]."
-        )
-    per_query = []
-    for ids in exclude:
-        if np.isscalar(ids):
-            raise InvalidParameterError(
-                f"exclude must hold one collection of mentor ids per query; got the scalar {ids!r}. "
-                "For one query: exclude=[ids]."
-            )
-        per_query.append(np.asarray(list(ids) if isinstance(ids, (set, frozenset)) else ids, dtype=np.int64).ravel())
-    return per_query
+    return None if exclude is None else per_query_ids(exclude, m)

@@ -1,119 +1,164 @@
-"""The served stages as one immutable snapshot, and how they are assembled and loaded.
+"""The served stages as one immutable snapshot: the shared catalogue and index, and the arms.
 
-:class:`Stages` holds a catalogue, the retriever and the reranker that belong together.
-:class:`retrieval.Recommender` reads one reference to it per query and swaps in a new one on
-reload, so a query in flight always finishes on a consistent catalogue, index and ranker.
+:class:`Stages` holds what one query reads: the :class:`~retrieval.catalogue.Catalogue`
+(mentors by served row, the source of mentees), the :class:`~index.live.LiveIndex` (FAISS
+plus the side index, by the same rows) and the *arms*, each an :class:`Arm`: one ranker's
+stage 1 (:class:`~retrieval.retriever.IndexRetriever` with that ranker's pre-ranker prior
+per served row) and stage 2 (:class:`~retrieval.reranker.Reranker`). Today one arm serves,
+:data:`CONTROL`; :attr:`Stages.retriever` and :attr:`Stages.reranker` are its.
+:class:`retrieval.Recommender` reads one reference to a ``Stages`` per query and swaps in a
+new one on refresh or reload, so a query in flight finishes on a consistent snapshot.
+
+The seam for variants (A/B arms): build each arm with :func:`build_arm` over the one
+catalogue and index, and put them in ``Stages.arms`` by name. A refresh
+(:mod:`retrieval.live`) reads the database and prepares the changed mentors once, builds
+the new catalogue and index once, then calls :meth:`Stages.with_mentors`, which gives every
+arm its new per-row state cheaply: the pre-ranker prior recomputed for the changed rows only
+(:meth:`~retrieval.retriever.Prerank.with_rows`) and the reranker pointed at the new
+snapshot (:meth:`~retrieval.reranker.Reranker.over`, nothing per mentor). An arm needs
+nothing else per mentor.
 """
 
 from __future__ import annotations
 
 import threading
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from embeddings import EmbeddingCache, Encoder
-from index import MentorIndex, check_staleness
-from mentor_match.errors import ArtifactError, StaleArtifactError
+from embeddings import Encoder
+from index import MentorIndex
+from index.live import LiveIndex
+from mentor_match.errors import ArtifactError, InvalidParameterError
 from mentor_match.validation import check_int
 from ranking.features import FEATURES
 from ranking.models import Ranker
 from ranking.preranker import Preranker
 from retrieval.catalogue import Catalogue
+from retrieval.mentees import Mentees
 from retrieval.reranker import Reranker
 from retrieval.retriever import IndexRetriever, Prerank
 
 PROGRESS_FROM = 2000
 """Batch jobs over more mentees than this show a progress bar unless told otherwise."""
+CONTROL = "control"
+"""The name of the arm that serves when no experiment assigns another."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One ranker over the shared catalogue: its stage 1 (index search + its pre-ranker's
+    prior) and its stage 2 (its ranker and reasons)."""
+
+    retriever: IndexRetriever
+    reranker: Reranker
+
+    @property
+    def ranker(self) -> Ranker:
+        return self.reranker.ranker
 
 
 @dataclass(frozen=True)
 class Stages:
-    """What one query reads: the catalogue, stage 1 and stage 2, built for each other."""
+    """What one query reads: the catalogue, the index and the arms, built for each other."""
 
     catalogue: Catalogue
-    retriever: IndexRetriever
-    reranker: Reranker
+    index: LiveIndex
+    arms: Mapping[str, Arm]
+
+    def __post_init__(self) -> None:
+        if CONTROL not in self.arms:
+            raise InvalidParameterError(
+                f"Stages needs an arm named {CONTROL!r} (the one that serves by default); got "
+                f"{sorted(self.arms)}."
+            )
+
+    def arm(self, name: str = CONTROL) -> Arm:
+        """The arm called ``name``."""
+        try:
+            return self.arms[name]
+        except KeyError:
+            raise InvalidParameterError(f"Unknown arm {name!r}; the stages have {sorted(self.arms)}.") from None
+
+    @property
+    def retriever(self) -> IndexRetriever:
+        """The control arm's stage 1."""
+        return self.arms[CONTROL].retriever
+
+    @property
+    def reranker(self) -> Reranker:
+        """The control arm's stage 2."""
+        return self.arms[CONTROL].reranker
+
+    def with_mentors(self, catalogue: Catalogue, index: LiveIndex, changed_rows: np.ndarray) -> Stages:
+        """These arms over a refreshed ``catalogue`` and ``index`` (same main index), whose
+        served rows ``changed_rows`` were replaced or added: each arm's prior is recomputed
+        for those rows only."""
+        arms = {}
+        for name, arm in self.arms.items():
+            prerank = arm.retriever.prerank
+            if prerank is not None:
+                prerank = prerank.with_rows(len(index), changed_rows, catalogue.prepared_mentors)
+            arms[name] = Arm(IndexRetriever(index, prerank), arm.reranker.over(catalogue, index))
+        return Stages(catalogue, index, arms)
 
     def candidate_batches(
         self, mentee_ids: Sequence[int], n: int, *, pool: int | None = None, batch_size: int = 512,
-        progress: bool | None = None,
-    ) -> Iterator[pd.DataFrame]:
-        """Stage-1 candidates of known mentees (``n`` each, minus those they contacted), as one
-        frame (mentee_id, mentor_id, similarity) per batch of ``batch_size`` whole mentees."""
+        progress: bool | None = None, arm: str = CONTROL,
+    ) -> Iterator[tuple[Mentees, pd.DataFrame]]:
+        """Stage-1 candidates of known mentees (``n`` each, minus those they contacted), per
+        batch of ``batch_size`` whole mentees: the batch's mentees (read now) and one frame
+        (mentee_id, mentor_id, similarity)."""
         batch_size = check_int("batch_size", batch_size, "retrieve")
-        catalogue = self.catalogue
-        mentee_ids = np.asarray(list(mentee_ids), dtype=np.int64)
-        rows = catalogue.mentee_rows(mentee_ids)
+        retriever = self.arm(arm).retriever
+        mentee_ids = list(mentee_ids)
         show = progress if progress is not None else len(mentee_ids) > PROGRESS_FROM
         for start in tqdm(range(0, len(mentee_ids), batch_size), disable=not show, desc="retrieve", unit="batch"):
             batch = mentee_ids[start : start + batch_size]
-            exclude = [catalogue.contacted_by(mentee) for mentee in batch]
-            vectors = catalogue.mentee_vectors[rows[start : start + batch_size]]
-            yield self.retriever.search(vectors, n, exclude, pool=pool).to_frame(batch)
+            mentees = self.catalogue.lookup(batch)  # unknown ids raise here
+            batch = np.asarray(batch, dtype=np.int64)
+            at = mentees.positions(batch)
+            exclude = [mentees.contacted[i] for i in at]
+            found = retriever.search(mentees.vectors[at], n, exclude, pool=pool)
+            yield mentees, found.to_frame(batch)
 
-    def score_known(self, pairs: pd.DataFrame) -> np.ndarray:
-        """The ranker's scores of (mentee_id, mentor_id) pairs of known mentees and served mentors."""
-        return self.reranker.score(self.catalogue.prepared_mentees, self.catalogue.mentee_vectors, pairs)
+    def score_known(self, pairs: pd.DataFrame, arm: str = CONTROL) -> np.ndarray:
+        """The ranker's scores of (mentee_id, mentor_id) pairs of known mentees (read now) and
+        served mentors."""
+        mentees = self.catalogue.lookup(pd.unique(pairs["mentee_id"]))
+        return self.arm(arm).reranker.score(mentees.prepared, mentees.vectors, pairs)
 
 
-def build_stages(
-    index: MentorIndex, ranker: Ranker, catalogue: Catalogue, preranker: Preranker | None = None
-) -> Stages:
-    """The stages over ``catalogue`` (built for ``index.ids``).
-
-    ``preranker`` defaults to the one in the ranker's manifest (None for a ranker that was
-    never published: the candidates are then the nearest mentors).
-    """
-    check_compatible(index, ranker, where="the given index and ranker")
-    if not np.array_equal(catalogue.mentor_ids, index.ids):
-        raise ArtifactError(
-            "The catalogue serves other mentors than the index holds (or in another order); "
-            "build it with Catalogue.from_frames(..., mentor_ids=index.ids)."
-        )
+def build_arm(
+    ranker: Ranker, catalogue: Catalogue, index: LiveIndex, preranker: Preranker | None = None
+) -> Arm:
+    """One ranker's arm over ``catalogue`` and ``index`` (one snapshot). ``preranker``
+    defaults to the one in the ranker's manifest (None for a ranker that was never published:
+    the candidates are then the nearest mentors)."""
+    check_compatible(index.main, ranker, where="the given index and ranker")
     if preranker is None:
         preranker = Preranker.from_manifest(ranker.manifest)
     prerank = None if preranker is None else Prerank.build(preranker, catalogue.prepared_mentors)
-    return Stages(
-        catalogue=catalogue,
-        retriever=IndexRetriever(index, catalogue.eligible, prerank),
-        reranker=Reranker.build(ranker, catalogue, index.vectors),
-    )
+    return Arm(IndexRetriever(index, prerank), Reranker(ranker, catalogue, index))
 
 
-def load_stages(
-    artifacts: Path, db_url: str | None, *, strict: bool, get_encoder: Callable[[], Encoder]
+def build_stages(
+    index: LiveIndex, ranker: Ranker, catalogue: Catalogue, preranker: Preranker | None = None
 ) -> Stages:
-    """The index and the ranker of ``artifacts`` with the catalogue of the database.
+    """The stages of one arm (:data:`CONTROL`, ``ranker``) over ``catalogue`` and ``index``.
 
-    A stale index (mentors added, changed or removed since the build) gives a warning, or
-    :class:`StaleArtifactError` with ``strict``. Known mentees' goals come from the
-    embedding cache that scripts/build_index.py filled; ``get_encoder`` is called only for
-    goals it has not seen.
+    The catalogue's served rows must be the index's (``Catalogue.from_frames(...,
+    index.main.ids, ...)``, then any side rows).
     """
-    index = MentorIndex.load(artifacts / "index")
-    ranker = Ranker.load(artifacts / "ranker")
-    check_compatible(index, ranker, where=f"{artifacts}")
-    cache = EmbeddingCache(artifacts / "cache")
-    lazy = LazyEncoder(index.manifest["encoder"], get_encoder)
-
-    def embed(goals: list[str]) -> np.ndarray:
-        return cache.get_or_encode(lazy, goals, progress=False).vectors
-
-    def check_mentors(mentors: pd.DataFrame) -> None:
-        report = check_staleness(index, mentors[mentors["active"]])
-        if report.stale:
-            if strict:
-                raise StaleArtifactError(report.message)
-            warnings.warn(report.message, stacklevel=5)  # the caller of Recommender.load
-
-    catalogue = Catalogue.load(db_url, mentor_ids=index.ids, embed=embed, check_mentors=check_mentors)
-    return build_stages(index, ranker, catalogue)
+    if len(catalogue) != len(index) or not np.array_equal(catalogue.mentor_ids[: len(index.main)], index.main.ids):
+        raise ArtifactError(
+            "The catalogue serves other mentors than the index holds (or in another order); "
+            "build it with Catalogue.from_frames(mentors, index.ids, mentees)."
+        )
+    return Stages(catalogue, index, {CONTROL: build_arm(ranker, catalogue, index, preranker)})
 
 
 def check_compatible(index: MentorIndex, ranker: Ranker, where: str) -> None:

@@ -64,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def interactive(recommender: Recommender, k: int) -> int:
     """The menu of the original guide. Bad input is answered and the menu goes on."""
-    mentee_ids = recommender.stages.catalogue.mentees["mentee_id"].to_numpy()
     page = 0
     while True:
         print(MENU)
@@ -81,19 +80,27 @@ def interactive(recommender: Recommender, k: int) -> int:
                 try:
                     mentee_id = int(raw)
                 except ValueError:
-                    print(f"'{raw}' is not a number; enter a mentee id such as {mentee_ids[0]}.")
+                    first = recommender.mentee_page(0, 1).frame["mentee_id"]
+                    example = f" such as {first.iloc[0]}" if len(first) else ""
+                    print(f"'{raw}' is not a number; enter a mentee id{example}.")
                     continue
                 _show(recommender, mentee_id, k)
             elif choice == "2":
-                frame = mentees_overview(recommender.stages.catalogue.mentees)
                 start = page * PAGE
-                if start >= len(frame):
+                shown, total = recommender.mentee_page(start, PAGE)
+                if shown.empty and start:
                     page, start = 0, 0
-                print(frame.iloc[start : start + PAGE].to_string(index=False))
-                print(f"-- mentees {start + 1}-{min(start + PAGE, len(frame))} of {len(frame)}; choose 2 again for more --")
+                    shown, total = recommender.mentee_page(0, PAGE)
+                print(mentees_overview(shown).to_string(index=False))
+                print(f"-- mentees {start + 1}-{start + len(shown)} of {total}; choose 2 again for more --")
                 page += 1
             elif choice == "3":
-                _show(recommender, random.choice(list(mentee_ids)), k)
+                total = recommender.mentee_page(0, 1).total
+                if total == 0:
+                    print("No mentees in the database yet.")
+                    continue
+                picked = recommender.mentee_page(random.randrange(total), 1).frame
+                _show(recommender, int(picked["mentee_id"].iloc[0]), k)
             else:
                 print(f"Unknown choice {choice!r}: enter 1, 2, 3 or q.")
         except MentorMatchError as exc:
@@ -101,7 +108,8 @@ def interactive(recommender: Recommender, k: int) -> int:
 
 
 def mentees_overview(mentees: pd.DataFrame) -> pd.DataFrame:
-    """One line per mentee for browsing: id, name, level, desired domains, goals."""
+    """One line per mentee for browsing: id, name, level, desired domains, goals (the
+    mentees are read from the database page by page, so new sign-ups show at once)."""
     return pd.DataFrame({
         "mentee_id": mentees["mentee_id"].to_numpy(),
         "name": mentees["name"].to_numpy(),

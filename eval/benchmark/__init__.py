@@ -20,7 +20,8 @@ Modules: :mod:`~eval.benchmark.config` (what to measure, the public keys),
 :mod:`~eval.benchmark.timing` (single-threaded timed runs, percentiles, memory, hot spots),
 :mod:`~eval.benchmark.stages` (the recommender calls beyond ``recommend``),
 :mod:`~eval.benchmark.measure` (per-size figures, brute force, rebuild),
-:mod:`~eval.benchmark.encoding` (the encoder), :mod:`~eval.benchmark.render` (targets,
+:mod:`~eval.benchmark.encoding` (the encoder), :mod:`~eval.benchmark.refresh` (the live
+catalogue: refresh, reload, per-query reads), :mod:`~eval.benchmark.render` (targets,
 Markdown, notes) and :mod:`~eval.benchmark.run` (the entry point).
 
 Numbers are reported, never asserted: they depend on the machine and its load, which the
@@ -32,6 +33,7 @@ from eval.benchmark.config import (
     ENCODER_KEYS,
     FORMAT,
     REBUILD_KEYS,
+    REFRESH_KEYS,
     SIZE_KEYS,
     BenchmarkConfig,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "ENCODER_KEYS",
     "FORMAT",
     "REBUILD_KEYS",
+    "REFRESH_KEYS",
     "SIZE_KEYS",
     "BaseWorld",
     "BenchmarkConfig",

@@ -15,7 +15,12 @@ SIZE_KEYS = (
 )
 ENCODER_KEYS = ("backend", "texts_per_s_reference", "texts_per_s", "mean_cosine", "min_cosine")
 REBUILD_KEYS = ("cold_s", "refresh_s")
-"""The public keys of benchmark.json (issue 7); more keys may be added, none removed."""
+REFRESH_KEYS = (
+    "mentors", "refresh_s", "refresh_one_s", "refresh_idle_s", "reload_s", "p50_ms_known_frames",
+    "p50_ms_known_db",
+)
+"""The public keys of benchmark.json (issue 7; ``refresh``: issue 13); more keys may be added,
+none removed."""
 
 K = 10
 RECALL_K = 100
@@ -59,12 +64,14 @@ class BenchmarkConfig:
     """Budget of pairs scored by brute force per size: fewer brute-force queries at large N,
     enough at 100,000 mentors for the NDCG ratio's interval to tell a 1% gap from none."""
     noise: float = NOISE_SIGMA
+    refresh_mentors: int = 100_000
+    """Catalogue size of the live-catalogue measurement (a database of that many mentors)."""
 
     @classmethod
     def quick(cls, seed: int = 42) -> BenchmarkConfig:
         return cls(
             sizes=(2000,), queries=20, seed=seed, base_mentors=200, base_mentees=200,
-            encoder_texts=64, batch_mentees=200, bruteforce_pairs=100_000,
+            encoder_texts=64, batch_mentees=200, bruteforce_pairs=100_000, refresh_mentors=1000,
         )
 
     def checked(self) -> BenchmarkConfig:
@@ -72,7 +79,7 @@ class BenchmarkConfig:
         sizes = _checked_sizes(tuple(self.sizes))
         for name, low in (("queries", 1), ("base_mentors", 20), ("base_mentees", 20),
                           ("interactions_per_mentee", 2), ("encoder_texts", 1),
-                          ("batch_mentees", 1), ("bruteforce_pairs", 1)):
+                          ("batch_mentees", 1), ("bruteforce_pairs", 1), ("refresh_mentors", MIN_SIZE)):
             check_int(name, getattr(self, name), _WHERE, low=low)
         check_number("noise", self.noise, _WHERE, low=0, high=1, high_open=True)
         return replace(self, sizes=sizes)

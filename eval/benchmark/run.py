@@ -23,6 +23,7 @@ from eval.benchmark.catalogue import load_base_world
 from eval.benchmark.config import FORMAT, BenchmarkConfig
 from eval.benchmark.encoding import measure_encoder
 from eval.benchmark.measure import measure_rebuild, measure_size
+from eval.benchmark.refresh import measure_refresh
 from eval.benchmark.render import check_targets, format_markdown, notes
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def run_benchmark(
     with tempfile.TemporaryDirectory(prefix="mm-bench-") as work:
         world, artifacts, rebuild = measure_rebuild(config, Path(work), encoder)
         base = load_base_world(world, artifacts, encoder, rebuild)
+        logger.info("live catalogue: refresh of %d mentors", config.refresh_mentors)
+        refresh = measure_refresh(base, config, encoder, artifacts, Path(work))
     result: dict[str, Any] = {
         "format": FORMAT,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -58,6 +61,7 @@ def run_benchmark(
         "sizes": {},
         "encoder": {},
         "rebuild": base.rebuild,
+        "refresh": refresh,
     }
     logger.info("measuring the encoder on %d texts", config.encoder_texts)
     result["encoder"] = measure_encoder(base, encoder, config)

@@ -60,15 +60,15 @@ def test_hnsw_recall_at_100_reaches_0_99_against_flat(catalogue, queries):
     ids, vectors = catalogue
     flat = MentorIndex.build(ids[:3000], vectors[:3000], "Flat", encoder_identity="t")
     hnsw = MentorIndex.build(ids[:3000], vectors[:3000], "HNSW32", encoder_identity="t")
-    truth, _ = flat.search(queries, 100)
-    found, _ = hnsw.search(queries, 100)
-    np.testing.assert_array_equal(truth, flat.exact_search(queries, 100)[0])
+    truth = flat.search(queries, 100).ids
+    found = hnsw.search(queries, 100).ids
+    np.testing.assert_array_equal(truth, flat.exact_search(queries, 100).ids)
     assert recall(found, truth) >= 0.99
 
 
 def test_search_returns_mentor_ids_and_cosine_scores(built, catalogue):
     ids, vectors = catalogue
-    found, scores = built.search(vectors[[3, 4000]], 5)
+    found, scores, _ = built.search(vectors[[3, 4000]], 5)
     assert found[:, 0].tolist() == [ids[3], ids[4000]]
     np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
     assert found.dtype == np.int64 and scores.dtype == np.float32
@@ -81,7 +81,7 @@ def test_shared_exclusion_is_applied_inside_faiss_and_still_fills_k(
 ):
     ids, vectors = catalogue
     excluded = ids[::3]  # a third of the catalogue: inactive, full, contacted
-    found, scores = built.search(queries, 200, exclude=excluded)
+    found, scores, _ = built.search(queries, 200, exclude=[excluded] * len(queries))
     assert (found >= 0).all() and np.isfinite(scores).all()
     assert not np.isin(found, excluded).any()
     assert recall(found[:, :100], exact_filtered(vectors, ids, queries, 100, excluded)) >= 0.99
@@ -91,7 +91,7 @@ def test_tight_filter_15_of_5000_still_returns_k(built, catalogue, queries):
     ids, vectors = catalogue
     eligible = np.random.default_rng(3).choice(ids, 15, replace=False)
     excluded = np.setdiff1d(ids, eligible)
-    found, _ = built.search(queries, 10, exclude=excluded)
+    found = built.search(queries, 10, excluded_rows=built.rows_of(excluded)).ids
     np.testing.assert_array_equal(found, exact_filtered(vectors, ids, queries, 10, excluded))
 
 
@@ -111,18 +111,18 @@ def test_hnsw_short_results_under_a_restrictive_selector_fall_back_to_exact(
         )
     )[1]
     assert (raw == -1).any()  # the trap is real for this setting
-    found, _ = index.search(queries, 10, exclude=excluded)
+    found = index.search(queries, 10, exclude=[excluded] * len(queries)).ids
     np.testing.assert_array_equal(found, exact_filtered(vectors, ids, queries, 10, excluded))
 
 
 def test_k_larger_than_the_eligible_set_is_padded(built, catalogue, queries):
     ids, _ = catalogue
     eligible = ids[:7]
-    found, scores = built.search(queries[:3], 10, exclude=ids[7:])
+    found, scores, _ = built.search(queries[:3], 10, exclude=[ids[7:]] * 3)
     assert (found[:, :7] >= 0).all() and np.isin(found[:, :7], eligible).all()
     assert (found[:, 7:] == -1).all() and np.isneginf(scores[:, 7:]).all()
     small = MentorIndex.build(ids[:4], catalogue[1][:4], "Flat", encoder_identity="t")
-    found, _ = small.search(queries[:2], 6)
+    found = small.search(queries[:2], 6).ids
     assert (found[:, 4:] == -1).all() and (found[:, :4] >= 0).all()
 
 
@@ -134,7 +134,7 @@ def test_per_query_exclusions(built, catalogue, queries, path, monkeypatch):
     rng = np.random.default_rng(5)
     common = ids[::4]
     per_query = [np.union1d(common, rng.choice(ids, 300, replace=False)) for _ in queries]
-    found, _ = built.search(queries, 50, exclude=per_query)
+    found = built.search(queries, 50, exclude=per_query).ids
     assert (found >= 0).all()
     for row, excluded in zip(found, per_query, strict=True):
         assert not np.isin(row, excluded).any()
@@ -146,10 +146,10 @@ def test_per_query_exclusions(built, catalogue, queries, path, monkeypatch):
 
 def test_unknown_excluded_ids_are_ignored(built, catalogue, queries):
     ids, _ = catalogue
-    plain, _ = built.search(queries[:5], 20)
-    found, _ = built.search(queries[:5], 20, exclude=[-5, 1, 2])  # none are mentor ids
+    plain = built.search(queries[:5], 20).ids
+    found = built.search(queries[:5], 20, exclude=[[-5, 1, 2]] * 5).ids  # none are mentor ids
     np.testing.assert_array_equal(found, plain)
-    found, _ = built.search(queries[:5], 20, exclude={int(plain[0, 0]), 2})  # a set works too
+    found = built.search(queries[:5], 20, exclude=[{int(plain[0, 0]), 2}] * 5).ids  # a set works too
     assert plain[0, 0] not in found[0] and (found >= 0).all()
 
 
@@ -158,11 +158,11 @@ def test_search_does_not_touch_the_shared_index_and_is_thread_safe(catalogue, qu
     index = MentorIndex.build(ids, vectors, "HNSW32", encoder_identity="t")
     before = faiss.downcast_index(index.faiss_index).hnsw.efSearch
     filters = [ids[i::5] for i in range(5)]
-    serial = [index.search(queries, 30, exclude=f)[0] for f in filters]
+    serial = [index.search(queries, 30, exclude=[f] * len(queries)).ids for f in filters]
     results = [None] * len(filters)
 
     def run(i):
-        results[i] = index.search(queries, 30, exclude=filters[i])[0]
+        results[i] = index.search(queries, 30, exclude=[filters[i]] * len(queries)).ids
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(filters))]
     for t in threads:
@@ -190,9 +190,11 @@ def test_bad_arguments_are_refused(built, catalogue, queries):
         built.search(vectors[0], 5)
     with pytest.raises(InvalidParameterError, match="'k' parameter"):
         built.search(queries, 0)
-    with pytest.raises(InvalidParameterError, match="one list per query"):
+    with pytest.raises(InvalidParameterError, match=r"one collection of mentor ids per query \(3\)"):
         built.search(queries[:3], 5, exclude=[[1], [2]])
-    assert built.search(queries[:0], 5)[0].shape == (0, 5)
+    with pytest.raises(InvalidParameterError, match="got the scalar 1"):
+        built.search(queries[:3], 5, exclude=[1, 2, 3])  # a flat list is not read as 'for all'
+    assert built.search(queries[:0], 5).ids.shape == (0, 5)
     with pytest.raises(InvalidParameterError, match="unique"):
         MentorIndex.build([1, 1], vectors[:2], "Flat", encoder_identity="t")
     with pytest.raises(InvalidParameterError, match="index_factory"):
@@ -209,8 +211,8 @@ def test_auto_spec_follows_the_measured_threshold_and_ivf_specs_work(catalogue, 
     ivf = MentorIndex.build(ids[:2000], vectors[:2000], "IVF16,Flat", encoder_identity="t",
                             params={"nprobe": 16})
     assert ivf.manifest["search_params"] == {"nprobe": 16}
-    exact, _ = ivf.exact_search(queries, 20)
-    np.testing.assert_array_equal(ivf.search(queries, 20)[0], exact)  # all lists probed
+    exact = ivf.exact_search(queries, 20).ids
+    np.testing.assert_array_equal(ivf.search(queries, 20).ids, exact)  # all lists probed
 
 
 def test_precomputed_excluded_rows_equal_excluded_ids(built, catalogue, queries):
@@ -223,8 +225,8 @@ def test_precomputed_excluded_rows_equal_excluded_ids(built, catalogue, queries)
     per_query[0] = np.concatenate([per_query[0], ids[banned[:5]]])
     by_ids = built.search(queries, 50, exclude=[np.union1d(p, ids[banned]) for p in per_query])
     by_rows = built.search(queries, 50, exclude=per_query, excluded_rows=banned)
-    np.testing.assert_array_equal(by_rows[0], by_ids[0])
-    assert not np.isin(by_rows[0], ids[banned]).any()
+    np.testing.assert_array_equal(by_rows.ids, by_ids.ids)
+    assert not np.isin(by_rows.ids, ids[banned]).any()
     with pytest.raises(InvalidParameterError, match="rows_of"):
         built.search(queries, 5, excluded_rows=np.array([len(ids)]))
 
@@ -234,18 +236,20 @@ def test_a_prepared_row_filter_equals_its_rows_and_belongs_to_its_index(built, c
     banned = np.arange(0, len(ids), 7)
     prepared = built.row_filter(banned)
     contacted = ids[[1, 2, 3, 7]]  # 7 is also banned
+    m = len(queries)
     np.testing.assert_array_equal(
-        built.search(queries, 30, exclude=contacted, excluded_rows=prepared)[0],
-        built.search(queries, 30, exclude=np.union1d(contacted, ids[banned]))[0],
+        built.search(queries, 30, exclude=[contacted] * m, excluded_rows=prepared).ids,
+        built.search(queries, 30, exclude=[np.union1d(contacted, ids[banned])] * m).ids,
     )
     other = MentorIndex.build(ids[:100], catalogue[1][:100], "Flat", encoder_identity="t")
     with pytest.raises(InvalidParameterError, match="row_filter"):
         other.search(queries, 5, excluded_rows=prepared)
 
 
-def test_with_rows_gives_the_rows_of_the_ids(built, queries):
-    ids, scores, rows = built.search(queries, 20, exclude=built.ids[:3], with_rows=True)
-    found = ids >= 0
-    np.testing.assert_array_equal(rows[found], built.rows_of(ids[found]))
-    assert (rows[~found] == -1).all()
-    np.testing.assert_array_equal(ids, built.search(queries, 20, exclude=built.ids[:3])[0])
+def test_the_result_names_the_rows_of_its_ids(built, queries):
+    result = built.search(queries, 20, exclude=[built.ids[:3]] * len(queries))
+    found = result.ids >= 0
+    np.testing.assert_array_equal(result.rows[found], built.rows_of(result.ids[found]))
+    assert (result.rows[~found] == -1).all()
+    exact = built.exact_search(queries, 5)
+    np.testing.assert_array_equal(exact.rows, built.rows_of(exact.ids.ravel()).reshape(exact.ids.shape))

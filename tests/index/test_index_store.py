@@ -46,10 +46,10 @@ def test_save_load_round_trips_ids_vectors_and_results(saved):
     np.testing.assert_array_equal(loaded.vectors, index.vectors)
     np.testing.assert_array_equal(loaded.content_hashes, index.content_hashes)
     queries = unit_vectors(5, 9)
-    got = loaded.search(queries, 20, exclude=index.ids[:50])
-    want = index.search(queries, 20, exclude=index.ids[:50])
-    np.testing.assert_array_equal(got[0], want[0])
-    np.testing.assert_array_equal(got[1], want[1])
+    got = loaded.search(queries, 20, exclude=[index.ids[:50]] * len(queries))
+    want = index.search(queries, 20, exclude=[index.ids[:50]] * len(queries))
+    np.testing.assert_array_equal(got.ids, want.ids)
+    np.testing.assert_array_equal(got.scores, want.scores)
     manifest = loaded.manifest
     assert manifest["spec"] == "HNSW32" and manifest["search_params"]["efSearch"] >= 128
     assert (manifest["encoder"], manifest["dim"], manifest["count"]) == (

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from mentor_match.errors import (
     UnknownEntityError,
 )
 from ranking.features import pair_features
-from retrieval import DEFAULT_CANDIDATES, IndexRetriever, Recommender, Reranker
+from retrieval import CONTROL, DEFAULT_CANDIDATES, IndexRetriever, Recommender, Reranker
 from retrieval.reasons import relative_contributions
 from synthetic import generate_world, write_world
 
@@ -101,16 +102,16 @@ def test_recommendation_carries_features_and_reasons(rec, tables):
 def test_reasons_compare_with_the_best_candidates_of_the_list(rec, tables):
     stages = rec.stages
     ranker = stages.reranker.ranker
-    reranker = Reranker.build(ranker, stages.catalogue, stages.retriever.index.vectors, reference=20)
-    narrow = Recommender(replace(stages, reranker=reranker))
+    reranker = Reranker(ranker, stages.catalogue, stages.index, reference=20)
+    narrow = Recommender(replace(stages, arms={CONTROL: replace(stages.arm(), reranker=reranker)}))
     mentee = int(tables[1][3])
     recs = narrow.recommend(mentee_id=mentee, k=5, candidates=100)
     pairs = rec.retrieve([mentee], 100, progress=False)
-    catalogue = stages.catalogue
+    catalogue, known = stages.catalogue, stages.catalogue.lookup([mentee])
+    assert len(stages.index.side) == 0  # a fresh index: every mentor's vector is its FAISS row's
     features = pair_features(
-        catalogue.prepared_mentees, catalogue.prepared_mentors, pairs,
-        mentee_vectors=catalogue.mentee_vectors, mentor_vectors=stages.retriever.index.vectors,
-        vectors_per="profile",
+        known.prepared, catalogue.prepared_mentors, pairs,
+        mentee_vectors=known.vectors, mentor_vectors=stages.index.main.vectors, vectors_per="profile",
     )
     best = np.argsort(-ranker.predict(features), kind="stable")[:20]
     relative = relative_contributions(ranker.contributions(features.iloc[best], approximate=True))
@@ -140,7 +141,7 @@ def test_preranker_orders_the_pool_and_the_ranker_scores_its_best(rec, tables):
     mentee = int(tables[1][1])
     pool = rec.retrieve([mentee], 100, pool=100, progress=False)  # nearest 100, no pre-ranking
     chosen = rec.retrieve([mentee], 30, pool=100, progress=False)
-    rows = retriever.index.rows_of(pool["mentor_id"])
+    rows = rec.stages.catalogue.rows_of(pool["mentor_id"])
     pre = prerank.preranker.similarity_weight * pool["similarity"].to_numpy() + prerank.prior[rows]
     expected = pool["mentor_id"].to_numpy()[np.argsort(-pre, kind="stable")[:30]]
     np.testing.assert_array_equal(chosen["mentor_id"].to_numpy(), expected)
@@ -151,16 +152,15 @@ def test_preranker_orders_the_pool_and_the_ranker_scores_its_best(rec, tables):
 
 def test_without_a_preranker_the_candidates_are_the_nearest(rec, tables):
     stages = rec.stages
-    plain = Recommender(replace(stages, retriever=IndexRetriever(stages.retriever.index, stages.catalogue.eligible)))
+    plain = Recommender(replace(stages, arms={CONTROL: replace(stages.arm(), retriever=IndexRetriever(stages.index))}))
     mentee = int(tables[1][4])
     got = plain.retrieve([mentee], 40, pool=1000, progress=False)
     assert len(got) == 40  # the pool is ignored: no pre-ranker to choose from it
-    vector = stages.catalogue.mentee_vectors[stages.catalogue.mentee_rows([mentee])]
-    ids, _ = stages.retriever.index.search(
-        vector, 40, excluded_rows=np.flatnonzero(~stages.catalogue.eligible),
-        exclude=[stages.catalogue.contacted_by(mentee)],
+    known = stages.catalogue.lookup([mentee])
+    found = stages.index.main.search(
+        known.vectors, 40, excluded_rows=np.flatnonzero(~stages.catalogue.eligible), exclude=known.contacted,
     )
-    np.testing.assert_array_equal(got["mentor_id"].to_numpy(), ids[0])
+    np.testing.assert_array_equal(got["mentor_id"].to_numpy(), found.ids[0])
 
 
 def test_exclude_removes_mentors(rec, tables):
@@ -313,13 +313,27 @@ def test_stale_index_warns_or_refuses(tmp_path, encoder):
     run_training(db_url, artifacts, seed=3, encoder=encoder, progress=False)
     from synthetic import refresh_world
 
-    refresh_world(engine, fraction=0.2, seed=5)
-    engine.dispose()
-    with pytest.warns(UserWarning, match="stale|changed|added") as caught:
-        Recommender.load(artifacts, db_url=db_url, encoder=encoder)
-    assert caught[0].filename == __file__  # the warning points at the caller's line
+    before = load_mentors(engine).set_index("mentor_id")
+    refreshed = refresh_world(engine, fraction=0.1, seed=5)
+    after = load_mentors(engine).set_index("mentor_id")
+    # The side index serves what the index lacks (new mentors, new bios): no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        live = Recommender.load(artifacts, db_url=db_url, encoder=encoder)
+    side = live.stages.index.side
+    rewritten = before.index[before["bio"] != after.loc[before.index, "bio"]]
+    joined = after.index.difference(before.index)
+    assert len(joined) == refreshed["new_mentors"] and len(rewritten) == refreshed["new_bios"]
+    expected = set(joined[after.loc[joined, "active"]]) | set(rewritten[after.loc[rewritten, "active"]])
+    assert set(side.ids.tolist()) == expected
     with pytest.raises(StaleArtifactError):
         Recommender.load(artifacts, db_url=db_url, strict=True, encoder=encoder)
+    # Past a tenth of the index the side index warns (it is searched exactly).
+    refresh_world(engine, fraction=0.5, seed=6)
+    with pytest.warns(UserWarning, match="added or changed since the index was built") as caught:
+        Recommender.load(artifacts, db_url=db_url, encoder=encoder)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
+    engine.dispose()
 
     # The refusal comes before any goal is embedded: with the cache gone, an encoder of
     # another identity would be refused (ArtifactError) if it were asked for a vector.

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from index import MentorIndex
+from index.live import LiveIndex
 from mentor_match.errors import InvalidParameterError
 from ranking.preranker import Preranker
 from retrieval import Candidates, ExactRetriever, IndexRetriever, Prerank
@@ -43,10 +44,10 @@ def retrievers(catalogue):
     neutral = Prerank(Preranker(1.0, {}, 1.0, 0), np.zeros(N))
     return {
         "numpy": ExactRetriever(ids, vectors, eligible),
-        "flat": IndexRetriever(flat, eligible),
-        "flat+prerank": IndexRetriever(flat, eligible, neutral),
-        "hnsw32": IndexRetriever(over("HNSW32"), eligible),
-        "ivf": IndexRetriever(over("IVF32,Flat", nprobe=16), eligible),
+        "flat": IndexRetriever(LiveIndex(flat, eligible)),
+        "flat+prerank": IndexRetriever(LiveIndex(flat, eligible), neutral),
+        "hnsw32": IndexRetriever(LiveIndex(over("HNSW32"), eligible)),
+        "ivf": IndexRetriever(LiveIndex(over("IVF32,Flat", nprobe=16), eligible)),
     }
 
 
@@ -141,7 +142,7 @@ def test_a_prior_reorders_the_pool(retrievers, catalogue):
     favoured = _rows(ids, nearest[40:41])
     prior = np.zeros(N)
     prior[favoured] = 10.0
-    prerank = IndexRetriever(flat, eligible, Prerank(Preranker(1.0, {}, 1.0, 0), prior))
+    prerank = IndexRetriever(flat, Prerank(Preranker(1.0, {}, 1.0, 0), prior))
     assert prerank.search(vectors[row][None, :], 5, pool=50).mentor_ids[0, 0] == nearest[40]
     # pool = k: nothing to choose from, the nearest come back
     np.testing.assert_array_equal(prerank.search(vectors[row][None, :], 5, pool=5).mentor_ids[0], nearest[:5])

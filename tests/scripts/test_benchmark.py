@@ -20,6 +20,7 @@ from eval.benchmark import (
     ENCODER_KEYS,
     FORMAT,
     REBUILD_KEYS,
+    REFRESH_KEYS,
     SIZE_KEYS,
     BaseWorld,
     BenchmarkConfig,
@@ -46,6 +47,12 @@ def test_quick_run_writes_every_public_key(tmp_path, encoder):
     assert set(SIZE_KEYS) <= set(size), set(SIZE_KEYS) - set(size)
     assert set(ENCODER_KEYS) <= set(written["encoder"])
     assert set(REBUILD_KEYS) <= set(written["rebuild"])
+    refresh = written["refresh"]
+    assert set(REFRESH_KEYS) <= set(refresh) and refresh["mentors"] == 1000
+    # Each repeat changed 1% (10) of the mentors and added 0.1% (1); the lists served from the
+    # database per query equal those served from frames.
+    assert [(r["changed"], r["added"], r["removed"]) for r in refresh["refreshes"]] == [(10, 1, 0)] * 3
+    assert refresh["same_lists_frames_db"] == 1.0
     # Values that do not depend on the clock: quality, sizes, counts.
     assert size["index_spec"] == "Flat" and size["ann_recall@100"] == 1.0
     assert 0 < size["ndcg@10_two_stage"] <= 1 and 0 < size["ndcg@10_bruteforce"] <= 1
@@ -64,6 +71,7 @@ def test_quick_run_writes_every_public_key(tmp_path, encoder):
     assert targets["N=100,000: p50 known mentee <= 5 ms"] is None  # size not run
     table = (tmp_path / "bench" / "benchmark.md").read_text()
     assert "| 1,000 | Flat |" in table and "| target | measured | met |" in table
+    assert "Live catalogue at 1,000 mentors" in table
     assert f"Precision: {encoder.precision_reason}." in table
 
 
