@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, Result, func, select
 
-from db.loading import connect, load_mentors, validate_frame
+from db.connection import connect
+from db.loading import load_mentors, validate_frame
 from db.schema import mentors as mentors_table
 from embeddings import EmbeddingCache, Encoder
 from index import MentorIndex, check_staleness, mentor_content_hashes
@@ -49,6 +50,7 @@ from ranking.features import PreparedProfiles, prepare_mentors
 from ranking.models import Ranker
 from ranking.profiles import MultiHot
 from retrieval.catalogue import SERVED_FIELDS, Catalogue, eligibility, retired_id
+from retrieval.experiments import Experiment
 from retrieval.mentees import IN_CHUNK, DatabaseMentees
 from retrieval.stages import LazyEncoder, Stages, build_stages, check_compatible
 from retrieval.vectors import TextVectors
@@ -261,7 +263,7 @@ def apply_changes(
 
 def load_live(
     artifacts: Path, engine: Engine, *, strict: bool, get_encoder: Callable[[], Encoder],
-    refresh_interval: float | None,
+    refresh_interval: float | None, experiment: Experiment | None = None,
 ) -> tuple[Stages, LiveMentors]:
     """The index and ranker of ``artifacts`` over the database's mentors, and what keeps them
     current.
@@ -273,8 +275,13 @@ def load_live(
     index above :data:`SIDE_WARN_SHARE` of the index warns (search cost), naming the fix.
     """
     index = MentorIndex.load(artifacts / "index")
-    ranker = Ranker.load(artifacts / "ranker")
-    check_compatible(index, ranker, where=f"{artifacts}")
+    if experiment is None:
+        experiment = Experiment.single()
+    else:
+        experiment.check_rankers(artifacts)  # names the variant and the command that publishes it
+    rankers = {variant.name: Ranker.load(variant.ranker_path(artifacts)) for variant in experiment.variants}
+    for name, ranker in rankers.items():
+        check_compatible(index, ranker, where=f"{artifacts} (variant {name!r})")
     mentors = load_mentors(engine)
     active = mentors[mentors["active"]]
     report = check_staleness(index, active)
@@ -283,7 +290,10 @@ def load_live(
     lazy = LazyEncoder(index.manifest["encoder"], get_encoder)
     vectors = TextVectors(lazy, EmbeddingCache(artifacts / "cache").snapshot(lazy.identity))
     catalogue = Catalogue.from_frames(mentors, index.ids, DatabaseMentees(engine, vectors))
-    stages = build_stages(LiveIndex(index, catalogue.eligible), ranker, catalogue)
+    control = rankers.pop(experiment.control)
+    stages = build_stages(
+        LiveIndex(index, catalogue.eligible), control, catalogue, control=experiment.control, variants=rankers
+    )
     feed = MentorFeed(engine, mentors)
     if report.stale:
         unserved, rebio = _not_in_index(index, active, vectors)

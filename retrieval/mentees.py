@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from db.loading import connect
+from db.connection import connect
 from db.schema import interactions
 from db.schema import mentees as mentees_table
 from mentor_match.errors import InvalidParameterError, UnknownEntityError

@@ -11,21 +11,35 @@ then serves from the new one. No thread to start and stop, no polling of an idle
 and a change is visible to every query that starts an interval after it was committed;
 the price is that one query per interval pays for the refresh (a refresh that finds nothing
 costs two indexed statements; the benchmark measures one of 1% of the mentors).
+
+Every list a loaded recommender serves is logged (``log=True``, the default of :meth:`load`):
+a :class:`db.log.ServedList` with its slots, handed to a background
+:class:`db.log.RecommendationLog` that writes in batches and never slows or breaks a query.
+With an :class:`~retrieval.experiments.Experiment` each mentee is served by the arm its
+salted hash assigns, and with exploration the shown list may be sampled
+(:mod:`retrieval.exploration`, seeded by the list id); the log records variant, policy and
+each slot's propensity. Outcomes come back through :meth:`Recommender.record_outcome`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from db.engine import get_engine
+from db.log import LogStats, RecommendationLog, ServedList, ServedSlot, new_list_id
+from db.outcomes import OutcomeResult, record_outcome
 from embeddings import Encoder
 from index import MentorIndex
 from index.live import LiveIndex
@@ -34,11 +48,13 @@ from mentor_match.validation import check_int, check_number
 from ranking.models import Ranker
 from ranking.preranker import Preranker
 from retrieval.catalogue import Catalogue
+from retrieval.experiments import Experiment
+from retrieval.exploration import explore, list_seed
 from retrieval.live import LiveMentors, RefreshSummary, load_live
 from retrieval.mentees import FrameMentees, MenteePage
 from retrieval.profile import Query, validate_profile
 from retrieval.results import Recommendation
-from retrieval.stages import EncoderSlot, Stages, build_stages
+from retrieval.stages import Arm, EncoderSlot, Stages, build_stages
 
 logger = logging.getLogger(__name__)
 
@@ -59,34 +75,52 @@ class Recommender:
 
     def __init__(
         self, stages: Stages, *, encoder: Encoder | None = None, source: _Source | None = None,
-        live: LiveMentors | None = None,
+        live: LiveMentors | None = None, experiment: Experiment | None = None,
+        log: RecommendationLog | None = None,
     ) -> None:
         self._stages = stages
         self._encoder = source.encoder if source is not None else EncoderSlot(encoder)
         self._source = source  # where load() read the stages from, for reload()
         self._live = live
         self._update_lock = threading.Lock()  # one refresh or reload at a time
+        self.experiment = Experiment.single(stages.control) if experiment is None else experiment
+        missing = sorted(set(self.experiment.shares) - set(stages.arms))
+        if missing:
+            raise InvalidParameterError(
+                f"The experiment's variant(s) {missing} have no arm in the stages ({sorted(stages.arms)}); "
+                "build the stages with those rankers (build_stages(..., variants=...))."
+            )
+        self.log = log
 
     @classmethod
     def load(
         cls, artifacts: str | Path = "artifacts", db_url: str | None = None, *, strict: bool = False,
         encoder: Encoder | None = None, refresh_interval: float | None = DEFAULT_REFRESH_INTERVAL,
+        experiment: Experiment | str | Path | None = None, log: bool | RecommendationLog = True,
     ) -> Recommender:
         """The index and ranker of ``artifacts`` over the database's mentors, checked to belong
         together; a stale index serves the mentors it lacks from the side index
         (``strict``: :class:`StaleArtifactError` instead). ``encoder`` shares a loaded encoder;
         otherwise one is loaded when a text is not in the embedding cache.
-        ``refresh_interval``: seconds between automatic refreshes (None: only :meth:`refresh`)."""
+        ``refresh_interval``: seconds between automatic refreshes (None: only :meth:`refresh`).
+        ``experiment`` (an :class:`Experiment` or its JSON file) loads every variant's ranker
+        once and serves each mentee from its arm. ``log``: record every served list in the
+        database's recommendation log (True), into a given :class:`RecommendationLog`, or not
+        (False: evaluation, benchmarks)."""
         if refresh_interval is not None:
             refresh_interval = check_number("refresh_interval", refresh_interval, "Recommender.load", low=0)
+        if isinstance(experiment, (str, Path)):
+            experiment = Experiment.load(experiment)
         engine = get_engine(db_url)
-        source = _Source(Path(artifacts), engine, strict, refresh_interval, EncoderSlot(encoder))
+        source = _Source(Path(artifacts), engine, strict, refresh_interval, EncoderSlot(encoder), experiment)
         try:
             stages, live = source.load()
         except BaseException:
             engine.dispose()
             raise
-        return cls(stages, source=source, live=live)
+        if log is True:
+            log = RecommendationLog(engine)
+        return cls(stages, source=source, live=live, experiment=experiment, log=log or None)
 
     @classmethod
     def from_components(
@@ -122,9 +156,38 @@ class Recommender:
             self._stages, self._live = self._source.load()
 
     def close(self) -> None:
-        """Release the database connections (a loaded recommender; idempotent)."""
+        """Write what the log still holds, then release the database connections (idempotent)."""
+        if self.log is not None:
+            self.log.close()
         if self._source is not None:
             self._source.engine.dispose()
+
+    def __enter__(self) -> Recommender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def log_stats(self) -> LogStats | None:
+        """Lists submitted, written, dropped ... by the log (None without one)."""
+        return None if self.log is None else self.log.stats
+
+    def record_outcome(
+        self, *, event_id: str, kind: str, mentor_id: int, list_id: str | None = None,
+        mentee_id: int | None = None, occurred_at: datetime | None = None, success: bool | None = None,
+    ) -> OutcomeResult:
+        """Record what happened after a list (see :func:`db.outcomes.record_outcome`): the log
+        is flushed first, so a list served a moment ago is there to join. A request shows in
+        the mentee's next list at once; a seat taken or freed after the next refresh."""
+        if self._source is None:
+            raise InvalidParameterError("record_outcome needs a Recommender made by Recommender.load(artifacts, db_url).")
+        if self.log is not None and list_id is not None:
+            self.log.flush()
+        return record_outcome(
+            self._source.engine, event_id=event_id, kind=kind, mentor_id=mentor_id, list_id=list_id,
+            mentee_id=mentee_id, occurred_at=occurred_at, success=success,
+        )
 
     def _current(self) -> Stages:
         """The stages to serve from, refreshed first if the interval has passed and no other
@@ -172,6 +235,7 @@ class Recommender:
         :data:`DEFAULT_CANDIDATES`, at least ``k``); stage 2 ranks those. Fewer than ``k``
         come back only when fewer eligible mentors exist.
         """
+        started = time.perf_counter()
         stages = self._current()
         k, n, pool = _sizes(k, candidates, pool, "recommend")
         if (mentee_id is None) == (profile is None):
@@ -184,11 +248,52 @@ class Recommender:
             known = stages.catalogue.lookup([mentee_id])
             query = known.query(0)
             blocked = np.union1d(blocked, known.contacted[0])
+            variant = self.experiment.assign(query.mentee_id)
         else:
             fields = validate_profile(profile)
             query = Query.from_profile(fields, self._encoder.get().encode([fields["goals"]], progress=False)[0])
-        found = stages.retriever.search(query.vector[None, :], n, [blocked], pool=pool)
-        return stages.reranker.rerank(query, found, k)
+            variant = self.experiment.control  # no id to hash: ad-hoc profiles see the control
+        arm = stages.arm(variant)
+        list_id = new_list_id()
+        exploration = self.experiment.exploration
+        choose = None
+        if exploration.active:
+            choose = partial(
+                explore, epsilon=exploration.epsilon, temperature=exploration.temperature, seed=list_seed(list_id)
+            )
+        found = arm.retriever.search(query.vector[None, :], n, [blocked], pool=pool)
+        shown = [replace(r, list_id=list_id, variant=variant) for r in arm.reranker.rerank(query, found, k, choose=choose)]
+        if self.log is not None:
+            self._log_list(list_id, None if mentee_id is None else query.mentee_id, variant, arm, stages, k,
+                           started, [(r.mentor_id, r.score, r.similarity, r.propensity, r.features) for r in shown])
+        return shown
+
+    def _log_list(
+        self, list_id: str, mentee_id: int | None, variant: str, arm: Arm, stages: Stages, k: int,
+        started: float, slots: list[tuple[int, float, float, float, dict[str, float] | None]],
+    ) -> None:
+        """Hand one served list to the log (it writes in the background)."""
+        exploration = self.experiment.exploration
+        policy, params = ("ranker", {}) if not exploration.active else (
+            "plackett-luce", {"epsilon": exploration.epsilon, "temperature": exploration.temperature}
+        )
+        self.log.submit(ServedList(
+            list_id=list_id,
+            mentee_id=mentee_id,
+            created_at=datetime.now(timezone.utc).replace(tzinfo=None),
+            model_version=_version(arm.ranker.manifest),
+            index_version=_version(stages.index.main.manifest),
+            experiment=self.experiment.name or None,
+            variant=variant,
+            policy=policy,
+            policy_params=params,
+            k=k,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            slots=tuple(
+                ServedSlot(position, mentor, score, similarity, propensity, features)
+                for position, (mentor, score, similarity, propensity, features) in enumerate(slots, start=1)
+            ),
+        ))
 
     def recommend_batch(
         self, mentee_ids: Sequence[int], k: int = 10, candidates: int | None = None, *,
@@ -197,18 +302,44 @@ class Recommender:
         """Top ``k`` of many known mentees (the nightly job): one search and one ranker call per
         batch. Columns mentee_id, rank, mentor_id, score, similarity, best first per mentee;
         the lists :meth:`recommend` gives one at a time."""
+        started = time.perf_counter()
         stages = self._current()
         k, n, pool = _sizes(k, candidates, pool, "recommend_batch")
+        mentee_ids = list(mentee_ids)
+        arms = self.experiment.assign_many(mentee_ids) if len(self.experiment.variants) > 1 else None
         frames = []
-        batches = stages.candidate_batches(mentee_ids, n, pool=pool, batch_size=batch_size, progress=progress)
-        for mentees, pairs in batches:
-            pairs["score"] = stages.reranker.score(mentees.prepared, mentees.vectors, pairs)
-            pairs = pairs.sort_values(["mentee_id", "score"], ascending=[True, False], kind="stable")
-            pairs["rank"] = pairs.groupby("mentee_id", sort=False).cumcount() + 1
-            frames.append(pairs[pairs["rank"] <= k])
+        for name in self.experiment.shares:
+            ids = mentee_ids if arms is None else [i for i, a in zip(mentee_ids, arms, strict=True) if a == name]
+            if not ids:
+                continue
+            batches = stages.candidate_batches(ids, n, pool=pool, batch_size=batch_size, progress=progress, arm=name)
+            for mentees, pairs in batches:
+                pairs["score"] = stages.arm(name).reranker.score(mentees.prepared, mentees.vectors, pairs)
+                pairs = pairs.sort_values(["mentee_id", "score"], ascending=[True, False], kind="stable")
+                pairs["rank"] = pairs.groupby("mentee_id", sort=False).cumcount() + 1
+                pairs["variant"] = name
+                frames.append(pairs[pairs["rank"] <= k])
         if not frames:
             return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in _BATCH_COLUMNS.items()})
-        return pd.concat(frames, ignore_index=True)[list(_BATCH_COLUMNS)]
+        out = pd.concat(frames, ignore_index=True)
+        if arms is not None:  # back in the order of the mentees asked for
+            position = {mentee: i for i, mentee in enumerate(mentee_ids)}
+            out = out.iloc[np.argsort(out["mentee_id"].map(position).to_numpy(), kind="stable")].reset_index(drop=True)
+        if self.log is not None:
+            self._log_batch(out, stages, k, started)
+        return out[list(_BATCH_COLUMNS)]
+
+    def _log_batch(self, lists: pd.DataFrame, stages: Stages, k: int, started: float) -> None:
+        """One logged list per mentee of a batch (deterministic order: propensity 1; the batch's
+        time shared out evenly as each list's latency)."""
+        groups = lists.groupby("mentee_id", sort=False)
+        share = (time.perf_counter() - started) / max(groups.ngroups, 1)
+        for mentee_id, rows in groups:
+            variant = str(rows["variant"].iat[0])
+            slots = [(int(m), float(s), float(sim), 1.0, None)
+                     for m, s, sim in zip(rows["mentor_id"], rows["score"], rows["similarity"], strict=True)]
+            self._log_list(new_list_id(), int(mentee_id), variant, stages.arm(variant), stages, k,
+                           time.perf_counter() - share, slots)
 
     def retrieve(
         self, mentee_ids: Sequence[int], candidates: int | None = None, *, pool: int | None = None,
@@ -243,7 +374,13 @@ class _Source(NamedTuple):
     strict: bool
     refresh_interval: float | None
     encoder: EncoderSlot
+    experiment: Experiment | None
 
     def load(self) -> tuple[Stages, LiveMentors]:
         return load_live(self.artifacts, self.engine, strict=self.strict, get_encoder=self.encoder.get,
-                         refresh_interval=self.refresh_interval)
+                         refresh_interval=self.refresh_interval, experiment=self.experiment)
+
+
+def _version(manifest: Mapping[str, Any]) -> str:
+    """The short build name of an artifact's manifest (``Manifest.version``)."""
+    return getattr(manifest, "version", "unpublished")

@@ -8,6 +8,8 @@ the ranker's per-feature contributions, relative to the best candidates of the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -20,6 +22,9 @@ from retrieval.catalogue import Catalogue
 from retrieval.profile import Query
 from retrieval.reasons import MENTOR_FIELDS, explain, relative_contributions
 from retrieval.results import Candidates, Recommendation
+
+Chooser = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, bool]]
+"""(scores, k) -> (shown positions, their propensities, sampled?): how a list is picked."""
 
 REASONS_REFERENCE = 200
 """Reasons compare a mentor with the best this many candidates of its list (their mean
@@ -86,8 +91,15 @@ class Reranker:
         """The ranker's score of each of ``pairs`` (see :meth:`features`)."""
         return self.ranker.predict(self.features(prepared_mentees, mentee_vectors, pairs))
 
-    def rerank(self, query: Query, candidates: Candidates, k: int) -> list[Recommendation]:
-        """The ``k`` best of one query's ``candidates`` (a single row), best first, with reasons."""
+    def rerank(
+        self, query: Query, candidates: Candidates, k: int, *, choose: Chooser | None = None
+    ) -> list[Recommendation]:
+        """The ``k`` best of one query's ``candidates`` (a single row), best first, with reasons.
+
+        ``choose`` (e.g. exploration, :func:`retrieval.exploration.explore`) picks the shown
+        slots from the scores instead, and gives each slot's propensity; without it every
+        slot's propensity is 1 (the ranker's order, deterministic).
+        """
         k = check_int("k", k, "rerank")
         if len(candidates) != 1:
             raise InvalidParameterError(
@@ -101,22 +113,28 @@ class Reranker:
         features = self.features(query.prepared, query.vector[None, :], pairs)
         scores = self.ranker.predict(features)
         ranked = np.argsort(-scores, kind="stable")
-        # Rows in score order: row i of `relative` is ranked[i]. Saabas contributions, not exact
-        # SHAP: they only rank features against each other to pick the words of the reasons.
-        worded = ranked[: max(k, self.reference)]
+        if choose is None:
+            order, propensity = ranked[:k], np.ones(min(k, len(ranked)))
+        else:
+            order, propensity, _ = choose(scores, k)
+        # Rows in score order (the reference: the best `reference`), then any shown row beyond
+        # them. Saabas contributions, not exact SHAP: they only rank features against each
+        # other to pick the words of the reasons.
+        best = ranked[: max(k, self.reference)]
+        worded = np.concatenate([best, order[~np.isin(order, best)]])
         relative = relative_contributions(
             self.ranker.contributions(features.iloc[worded], approximate=True), self.reference
         )
+        at_worded = pd.Index(worded).get_indexer(order)
         names = list(features.columns)
         values = features.to_numpy()
-        order = ranked[:k]
         at_rows = self.catalogue.rows_of(ids[order])
         fields = {name: column for name, column in self.catalogue.fields.items() if name in MENTOR_FIELDS}
         out = []
-        for rank, (row, at) in enumerate(zip(order, at_rows, strict=True), start=1):
+        for rank, (row, at, w) in enumerate(zip(order, at_rows, at_worded, strict=True), start=1):
             mentor = {name: column[at] for name, column in fields.items()}
             feature_values = dict(zip(names, values[row].tolist(), strict=True))
-            reasons, behind = explain(relative[rank - 1], names, feature_values, mentor, query.profile)
+            reasons, behind = explain(relative[w], names, feature_values, mentor, query.profile)
             out.append(
                 Recommendation(
                     mentor_id=int(ids[row]),
@@ -127,6 +145,7 @@ class Reranker:
                     features=feature_values,
                     reasons=reasons,
                     contributions=behind,
+                    propensity=float(propensity[rank - 1]),
                 )
             )
         return out

@@ -95,6 +95,9 @@ class Recommendation:
     ``score`` is the ranker's (comparable within one list only), ``similarity`` stage 1's
     cosine, ``features`` the ranker's inputs, ``reasons`` plain-word phrases and
     ``contributions`` the relative contributions of the features behind them.
+    ``propensity``: the probability that the serving policy put this mentor at this rank,
+    given the ranks above (1 without exploration); ``list_id`` names the served list in the
+    recommendation log (post outcomes with it) and ``variant`` the A/B arm that served it.
 
     >>> Recommendation(7, "Ada", 1, 0.5, 0.25, {}, ["same timezone"]).to_dict()["reasons"]
     ['same timezone']
@@ -108,6 +111,9 @@ class Recommendation:
     features: dict[str, float]
     reasons: list[str]
     contributions: dict[str, float] = field(default_factory=dict)
+    propensity: float = 1.0
+    list_id: str | None = None
+    variant: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (JSON-ready)."""
@@ -120,4 +126,7 @@ class Recommendation:
             "features": self.features,
             "reasons": self.reasons,
             "contributions": self.contributions,
+            "propensity": self.propensity,
+            "list_id": self.list_id,
+            "variant": self.variant,
         }

@@ -68,30 +68,31 @@ class Stages:
     catalogue: Catalogue
     index: LiveIndex
     arms: Mapping[str, Arm]
+    control: str = CONTROL
 
     def __post_init__(self) -> None:
-        if CONTROL not in self.arms:
+        if self.control not in self.arms:
             raise InvalidParameterError(
-                f"Stages needs an arm named {CONTROL!r} (the one that serves by default); got "
-                f"{sorted(self.arms)}."
+                f"Stages needs an arm named {self.control!r} (the control, which serves by default); "
+                f"got {sorted(self.arms)}."
             )
 
-    def arm(self, name: str = CONTROL) -> Arm:
-        """The arm called ``name``."""
+    def arm(self, name: str | None = None) -> Arm:
+        """The arm called ``name`` (None: the control)."""
         try:
-            return self.arms[name]
+            return self.arms[self.control if name is None else name]
         except KeyError:
             raise InvalidParameterError(f"Unknown arm {name!r}; the stages have {sorted(self.arms)}.") from None
 
     @property
     def retriever(self) -> IndexRetriever:
         """The control arm's stage 1."""
-        return self.arms[CONTROL].retriever
+        return self.arms[self.control].retriever
 
     @property
     def reranker(self) -> Reranker:
         """The control arm's stage 2."""
-        return self.arms[CONTROL].reranker
+        return self.arms[self.control].reranker
 
     def with_mentors(self, catalogue: Catalogue, index: LiveIndex, changed_rows: np.ndarray) -> Stages:
         """These arms over a refreshed ``catalogue`` and ``index`` (same main index), whose
@@ -103,11 +104,11 @@ class Stages:
             if prerank is not None:
                 prerank = prerank.with_rows(len(index), changed_rows, catalogue.prepared_mentors)
             arms[name] = Arm(IndexRetriever(index, prerank), arm.reranker.over(catalogue, index))
-        return Stages(catalogue, index, arms)
+        return Stages(catalogue, index, arms, self.control)
 
     def candidate_batches(
         self, mentee_ids: Sequence[int], n: int, *, pool: int | None = None, batch_size: int = 512,
-        progress: bool | None = None, arm: str = CONTROL,
+        progress: bool | None = None, arm: str | None = None,
     ) -> Iterator[tuple[Mentees, pd.DataFrame]]:
         """Stage-1 candidates of known mentees (``n`` each, minus those they contacted), per
         batch of ``batch_size`` whole mentees: the batch's mentees (read now) and one frame
@@ -125,7 +126,7 @@ class Stages:
             found = retriever.search(mentees.vectors[at], n, exclude, pool=pool)
             yield mentees, found.to_frame(batch)
 
-    def score_known(self, pairs: pd.DataFrame, arm: str = CONTROL) -> np.ndarray:
+    def score_known(self, pairs: pd.DataFrame, arm: str | None = None) -> np.ndarray:
         """The ranker's scores of (mentee_id, mentor_id) pairs of known mentees (read now) and
         served mentors."""
         mentees = self.catalogue.lookup(pd.unique(pairs["mentee_id"]))
@@ -146,11 +147,14 @@ def build_arm(
 
 
 def build_stages(
-    index: LiveIndex, ranker: Ranker, catalogue: Catalogue, preranker: Preranker | None = None
+    index: LiveIndex, ranker: Ranker, catalogue: Catalogue, preranker: Preranker | None = None, *,
+    control: str = CONTROL, variants: Mapping[str, Ranker] | None = None,
 ) -> Stages:
-    """The stages of one arm (:data:`CONTROL`, ``ranker``) over ``catalogue`` and ``index``.
+    """The stages over ``catalogue`` and ``index``: ``ranker`` as the arm ``control`` (with
+    ``preranker``, default its manifest's) and each of ``variants`` (name -> ranker) as an
+    arm of its own.
 
-    The catalogue's served rows must be the index's (``Catalogue.from_frames(...,
+    The catalogue's served rows must be the index's (``Catalogue.from_frames(mentors,
     index.main.ids, ...)``, then any side rows).
     """
     if len(catalogue) != len(index) or not np.array_equal(catalogue.mentor_ids[: len(index.main)], index.main.ids):
@@ -158,7 +162,12 @@ def build_stages(
             "The catalogue serves other mentors than the index holds (or in another order); "
             "build it with Catalogue.from_frames(mentors, index.ids, mentees)."
         )
-    return Stages(catalogue, index, {CONTROL: build_arm(ranker, catalogue, index, preranker)})
+    arms = {control: build_arm(ranker, catalogue, index, preranker)}
+    for name, other in (variants or {}).items():
+        if name == control:
+            raise InvalidParameterError(f"The variant {name!r} is also the control; give it another name.")
+        arms[name] = build_arm(other, catalogue, index)
+    return Stages(catalogue, index, arms, control)
 
 
 def check_compatible(index: MentorIndex, ranker: Ranker, where: str) -> None:

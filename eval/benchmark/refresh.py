@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, func, select, update
 
+from db.connection import transaction
 from db.engine import get_engine
 from db.loading import create_schema, load_mentors, validate_frame
 from db.schema import mentees as mentees_table
 from db.schema import mentors as mentors_table
-from db.writing import frame_records, transaction
+from db.writing import frame_records
 from eval.benchmark.catalogue import BaseWorld, make_catalogue
 from eval.benchmark.config import BenchmarkConfig, K
 from eval.benchmark.measure import build_like_operator
@@ -72,7 +73,7 @@ def measure_refresh(base: BaseWorld, config: BenchmarkConfig, encoder, artifacts
         (served / "cache").symlink_to((artifacts / "cache").resolve(), target_is_directory=True)
 
         started = time.perf_counter()
-        live = Recommender.load(served, db_url, encoder=encoder, refresh_interval=None)
+        live = Recommender.load(served, db_url, encoder=encoder, refresh_interval=None, log=False)
         load_s = time.perf_counter() - started
         static = recommender_over(index, base.ranker, written, base.mentees, base.goal_vectors, encoder)
         mentee_ids = base.mentees["mentee_id"].to_numpy()
