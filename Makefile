@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo migrate test lint clean
+.PHONY: install demo ab-demo migrate test lint clean
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ demo: $(STAMP)
 	$(PY) scripts/evaluate.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART) --report $(DEMO_REPORT)
 	$(PY) scripts/inference.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART) --k 5 --mentee-id 1 2 3
 	@echo "Report: $(DEMO_REPORT)/report.html  Try: $(PY) scripts/inference.py --db-url $(DEMO_DB) --artifacts $(DEMO_ART)"
+
+# An A/B test end to end: two rankers, a 50/50 experiment, logged lists, drawn outcomes, the report.
+ab-demo: $(STAMP)
+	$(PY) scripts/ab_demo.py --out demo/ab
 
 # Upgrade a database to this code's schema (make migrate DB_URL=postgresql://...); keeps every row.
 migrate: $(STAMP)

@@ -33,6 +33,10 @@ class TcpProxy:
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
+    @property
+    def running(self) -> bool:
+        return self._listener is not None
+
     def stop(self) -> None:
         with self._lock:
             listener, self._listener = self._listener, None
