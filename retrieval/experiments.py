@@ -109,7 +109,7 @@ class Experiment:
         except FileNotFoundError:
             raise InvalidParameterError(
                 f"Experiment config {str(path)!r} does not exist; write one as in "
-                "docs/ab-testing.md or pass another path."
+                "docs/ab-testing.md ('Defining and serving an experiment') or pass another path."
             ) from None
         except json.JSONDecodeError as exc:
             raise InvalidParameterError(f"Experiment config {str(path)!r} is not valid JSON: {exc}.") from None

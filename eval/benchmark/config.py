@@ -17,7 +17,7 @@ ENCODER_KEYS = ("backend", "texts_per_s_reference", "texts_per_s", "mean_cosine"
 REBUILD_KEYS = ("cold_s", "refresh_s")
 REFRESH_KEYS = (
     "mentors", "refresh_s", "refresh_one_s", "refresh_idle_s", "reload_s", "p50_ms_known_frames",
-    "p50_ms_known_db",
+    "p50_ms_known_db", "p50_ms_log_off", "p50_ms_log_on", "log_overhead_ms_p50",
 )
 """The public keys of benchmark.json (issue 7; ``refresh``: issue 13); more keys may be added,
 none removed."""

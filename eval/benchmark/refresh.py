@@ -9,6 +9,11 @@ transaction (two fifths deactivated, two fifths filled, a fifth given another ba
 bio) and adds 0.1% new mentors, then times :meth:`~retrieval.Recommender.refresh`. New bios
 are base bios, so they come from the embedding cache: the figures are the catalogue's work;
 encoding a new text adds 1 / (texts per second) of the encoder figures each.
+
+The log's cost on the query path is measured on the same recommender, paired: each query
+runs once without a log and once with a :class:`db.log.RecommendationLog` writing to the
+database in the background (in random order per query), and the median of the per-query
+differences is reported beside both medians.
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ def measure_refresh(base: BaseWorld, config: BenchmarkConfig, encoder, artifacts
         with single_threaded(base.ranker):
             frames_ms, frame_lists = timed(lambda m: static.recommend(mentee_id=int(m), k=K), queries)
             db_ms, db_lists = timed(lambda m: live.recommend(mentee_id=int(m), k=K), queries)
+        log_off_ms, log_on_ms = _paired_log_cost(live, engine, queries, rng)
         same = float(np.mean([[r.mentor_id for r in a] == [r.mentor_id for r in b]
                               for a, b in zip(frame_lists, db_lists, strict=True)]))
         static = None  # its copy of the catalogue is not needed any more
@@ -122,9 +128,33 @@ def measure_refresh(base: BaseWorld, config: BenchmarkConfig, encoder, artifacts
         "p50_ms_known_db": percentile(db_ms, 50),
         "p95_ms_known_db": percentile(db_ms, 95),
         "p50_ms_known_db_with_side": percentile(after_ms, 50),
+        "p50_ms_log_off": percentile(log_off_ms, 50),
+        "p50_ms_log_on": percentile(log_on_ms, 50),
+        "log_overhead_ms_p50": percentile(log_on_ms - log_off_ms, 50),
         "same_lists_frames_db": round(same, 4),
         "index_spec": index.spec,
     }
+
+
+def _paired_log_cost(live, engine, queries: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Milliseconds per known-mentee query without and with the log, paired per query."""
+    from db.log import RecommendationLog
+
+    log = RecommendationLog(engine)
+    off, on = np.empty(len(queries)), np.empty(len(queries))
+    try:
+        for i, mentee_id in enumerate(queries):
+            for logged in rng.permutation(2):
+                live.log = log if logged else None
+                started = time.perf_counter()
+                live.recommend(mentee_id=int(mentee_id), k=K)
+                (on if logged else off)[i] = (time.perf_counter() - started) * 1000.0
+    finally:
+        live.log = None
+        log.close()
+    if log.stats.written != len(queries):
+        raise RuntimeError(f"the benchmark's log wrote {log.stats.written} of {len(queries)} lists: {log.stats}")
+    return off, on
 
 
 def _write(engine, catalogue: pd.DataFrame, mentees: pd.DataFrame) -> None:

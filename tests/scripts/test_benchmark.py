@@ -67,11 +67,14 @@ def test_quick_run_writes_every_public_key(tmp_path, encoder):
     assert written["encoder"]["bfloat16_vs_float32"]["min_cosine"] >= 0.999
     assert written["rebuild"]["encoded_cold"] > written["rebuild"]["encoded_refresh"] > 0
     targets = {t["target"]: t["met"] for t in written["targets"]}
-    assert len(targets) == 10
+    assert len(targets) == 11
+    overhead = refresh["log_overhead_ms_p50"]
+    assert targets["Logging every list adds <= 0.3 ms to the recommend p50 (paired median, ms)"] is (overhead <= 0.3)
+    assert refresh["p50_ms_log_on"] > 0 and refresh["p50_ms_log_off"] > 0
     assert targets["N=100,000: p50 known mentee <= 5 ms"] is None  # size not run
     table = (tmp_path / "bench" / "benchmark.md").read_text()
     assert "| 1,000 | Flat |" in table and "| target | measured | met |" in table
-    assert "Live catalogue at 1,000 mentors" in table
+    assert "Live catalogue at 1,000 mentors" in table and "a paired median overhead of" in table
     assert f"Precision: {encoder.precision_reason}." in table
 
 
