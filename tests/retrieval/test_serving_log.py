@@ -171,7 +171,7 @@ def test_threads_serving_recording_and_refreshing_lose_nothing(served, world, en
             while not stop.is_set() or done < len(served_lists):
                 with lock:
                     pending = served_lists[done:]
-                for list_id, mentee_id, mentor_id in pending:
+                for list_id, _mentee, mentor_id in pending:
                     event_id = f"req-{list_id}"
                     rec.record_outcome(event_id=event_id, kind="requested", list_id=list_id, mentor_id=mentor_id)
                     recorded.append(event_id)
