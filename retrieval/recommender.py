@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
@@ -62,7 +62,10 @@ DEFAULT_CANDIDATES = 200
 """Candidates per query that the ranker scores."""
 DEFAULT_REFRESH_INTERVAL = 5.0
 """Seconds between automatic refreshes of the mentors from the database."""
-_BATCH_COLUMNS = {"mentee_id": np.int64, "rank": np.int64, "mentor_id": np.int64, "score": float, "similarity": float}
+_BATCH_COLUMNS = {
+    "mentee_id": np.int64, "rank": np.int64, "mentor_id": np.int64, "score": float, "similarity": float,
+    "list_id": object,
+}
 
 
 class Recommender:
@@ -76,9 +79,10 @@ class Recommender:
     def __init__(
         self, stages: Stages, *, encoder: Encoder | None = None, source: _Source | None = None,
         live: LiveMentors | None = None, experiment: Experiment | None = None,
-        log: RecommendationLog | None = None,
+        log: RecommendationLog | None = None, clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._stages = stages
+        self._clock = _utc_now if clock is None else clock
         self._encoder = source.encoder if source is not None else EncoderSlot(encoder)
         self._source = source  # where load() read the stages from, for reload()
         self._live = live
@@ -97,6 +101,7 @@ class Recommender:
         cls, artifacts: str | Path = "artifacts", db_url: str | None = None, *, strict: bool = False,
         encoder: Encoder | None = None, refresh_interval: float | None = DEFAULT_REFRESH_INTERVAL,
         experiment: Experiment | str | Path | None = None, log: bool | RecommendationLog = True,
+        clock: Callable[[], datetime] | None = None,
     ) -> Recommender:
         """The index and ranker of ``artifacts`` over the database's mentors, checked to belong
         together; a stale index serves the mentors it lacks from the side index
@@ -106,7 +111,8 @@ class Recommender:
         ``experiment`` (an :class:`Experiment` or its JSON file) loads every variant's ranker
         once and serves each mentee from its arm. ``log``: record every served list in the
         database's recommendation log (True), into a given :class:`RecommendationLog`, or not
-        (False: evaluation, benchmarks)."""
+        (False: evaluation, benchmarks). ``clock`` returns the naive-UTC time stamped on each
+        logged list (default: now; a simulator passes its simulated time)."""
         if refresh_interval is not None:
             refresh_interval = check_number("refresh_interval", refresh_interval, "Recommender.load", low=0)
         if isinstance(experiment, (str, Path)):
@@ -120,7 +126,7 @@ class Recommender:
             raise
         if log is True:
             log = RecommendationLog(engine)
-        return cls(stages, source=source, live=live, experiment=experiment, log=log or None)
+        return cls(stages, source=source, live=live, experiment=experiment, log=log or None, clock=clock)
 
     @classmethod
     def from_components(
@@ -280,7 +286,7 @@ class Recommender:
         self.log.submit(ServedList(
             list_id=list_id,
             mentee_id=mentee_id,
-            created_at=datetime.now(timezone.utc).replace(tzinfo=None),
+            created_at=self._clock(),
             model_version=_version(arm.ranker.manifest),
             index_version=_version(stages.index.main.manifest),
             experiment=self.experiment.name or None,
@@ -300,8 +306,9 @@ class Recommender:
         pool: int | None = None, batch_size: int = 512, progress: bool | None = None,
     ) -> pd.DataFrame:
         """Top ``k`` of many known mentees (the nightly job): one search and one ranker call per
-        batch. Columns mentee_id, rank, mentor_id, score, similarity, best first per mentee;
-        the lists :meth:`recommend` gives one at a time."""
+        batch. Columns mentee_id, rank, mentor_id, score, similarity, list_id (the logged list
+        of that mentee: post outcomes with it), best first per mentee; the lists
+        :meth:`recommend` gives one at a time."""
         started = time.perf_counter()
         stages = self._current()
         k, n, pool = _sizes(k, candidates, pool, "recommend_batch")
@@ -325,6 +332,9 @@ class Recommender:
         if arms is not None:  # back in the order of the mentees asked for
             position = {mentee: i for i, mentee in enumerate(mentee_ids)}
             out = out.iloc[np.argsort(out["mentee_id"].map(position).to_numpy(), kind="stable")].reset_index(drop=True)
+        # One list id per mentee, in the frame whether or not a log records it.
+        first = out["mentee_id"].ne(out["mentee_id"].shift()).to_numpy()
+        out["list_id"] = np.asarray([new_list_id() for _ in range(int(first.sum()))], dtype=object)[np.cumsum(first) - 1]
         if self.log is not None:
             self._log_batch(out, stages, k, started)
         return out[list(_BATCH_COLUMNS)]
@@ -338,7 +348,7 @@ class Recommender:
             variant = str(rows["variant"].iat[0])
             slots = [(int(m), float(s), float(sim), 1.0, None)
                      for m, s, sim in zip(rows["mentor_id"], rows["score"], rows["similarity"], strict=True)]
-            self._log_list(new_list_id(), int(mentee_id), variant, stages.arm(variant), stages, k,
+            self._log_list(str(rows["list_id"].iat[0]), int(mentee_id), variant, stages.arm(variant), stages, k,
                            time.perf_counter() - share, slots)
 
     def retrieve(
@@ -356,6 +366,11 @@ class Recommender:
             return pd.DataFrame({"mentee_id": empty, "mentor_id": empty, "similarity": np.empty(0)})
         return pd.concat(frames, ignore_index=True)
 
+
+
+def _utc_now() -> datetime:
+    """Now, as the naive UTC the schema stores."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _sizes(k: int, candidates: int | None, pool: int | None, where: str) -> tuple[int, int, int | None]:

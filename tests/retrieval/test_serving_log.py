@@ -141,6 +141,26 @@ def test_each_mentee_is_served_its_assigned_arm(served, world, encoder, tmp_path
     assert len(versions["control"]) == len(versions["shallow"]) == 1
     assert versions["control"] != versions["shallow"]
     assert set(batch["mentee_id"]) == set(ids[:20])
+    # The batch's list ids are the logged lists, slot for slot.
+    slots = load_log(get_engine(db_url)).slots
+    logged = slots[slots["list_id"].isin(set(batch["list_id"]))]
+    assert sorted(zip(logged["list_id"], logged["mentee_id"], logged["mentor_id"], logged["recommended_rank"])) == \
+        sorted(zip(batch["list_id"], batch["mentee_id"], batch["mentor_id"], batch["rank"]))
+
+
+def test_a_clock_stamps_the_logged_lists(served, world, encoder, tmp_path):
+    from datetime import datetime
+
+    db_url = _fresh_copy(served, tmp_path)
+    when = datetime(2025, 6, 3, 9, 30)
+    rec = Recommender.load(served[1], db_url, encoder=encoder, refresh_interval=None, clock=lambda: when)
+    try:
+        rec.recommend(mentee_id=int(world.mentees["mentee_id"].iloc[0]), k=3)
+        rec.recommend_batch([int(i) for i in world.mentees["mentee_id"].iloc[1:4]], k=3, progress=False)
+    finally:
+        rec.close()
+    lists = load_log(get_engine(db_url)).lists
+    assert len(lists) == 4 and (pd.to_datetime(lists["created_at"]) == pd.Timestamp(when)).all()
 
 
 def test_threads_serving_recording_and_refreshing_lose_nothing(served, world, encoder, tmp_path):
