@@ -1,15 +1,20 @@
-"""Building blocks of the platform simulator, pure and database-free.
+"""The platform simulator: weeks of a mentoring market played through the real engine.
 
+- :mod:`eval.simulator.run`: :func:`simulate`, the markets and their weekly steps.
+- :mod:`eval.simulator.config`: :class:`SimulationConfig`, every knob and its default.
+- :mod:`eval.simulator.policies`: the policies (random, similarity, ranker, oracle), one interface.
 - :mod:`eval.simulator.bound`: the weekly capacity bound, a maximum-weight b-matching of
   the true ``p_match`` under the free seats (OR-Tools min-cost flow).
 - :mod:`eval.simulator.market`: market metrics over counts (Gini, Lorenz curve, coverage,
   time to match) and the mean with its standard error over seeds.
+- :mod:`eval.simulator.writing`, ``rendering``, ``plots``: ``simulation.json`` and its pages.
 
 The mentee-side appeal and position-bias models are part of the world's truth and live in
-:mod:`synthetic.appeal`.
+:mod:`synthetic.appeal`. See docs/simulation.md.
 """
 
 from eval.simulator.bound import Bound, capacity_bound
+from eval.simulator.config import POLICIES, SimulationConfig
 from eval.simulator.market import (
     MeanSE,
     coverage,
@@ -18,14 +23,39 @@ from eval.simulator.market import (
     mean_and_se,
     share_matched_within,
 )
+from eval.simulator.policies import Policy, WeekView, make_policy
+from eval.simulator.rendering import simulation_markdown
+from eval.simulator.run import read_world, simulate
+from eval.simulator.writing import (
+    SIMULATION_FILES,
+    SIMULATION_FORMAT,
+    SIMULATION_KEYS,
+    load_simulation,
+    validate_simulation,
+    write_simulation,
+)
 
 __all__ = [
+    "POLICIES",
+    "SIMULATION_FILES",
+    "SIMULATION_FORMAT",
+    "SIMULATION_KEYS",
     "Bound",
     "MeanSE",
+    "Policy",
+    "SimulationConfig",
+    "WeekView",
     "capacity_bound",
     "coverage",
     "gini",
+    "load_simulation",
     "lorenz_curve",
+    "make_policy",
     "mean_and_se",
+    "read_world",
     "share_matched_within",
+    "simulate",
+    "simulation_markdown",
+    "validate_simulation",
+    "write_simulation",
 ]

@@ -48,13 +48,16 @@ METRIC_LABELS = {
     "gini_requests": "Gini of requests",
     "gini_impressions": "Gini of impressions",
     "seekers": "seekers (looking, no mentor)",
+    "expected_matches": "expected matches of the pairs started (true p_match)",
+    "lists": "lists served",
+    "mean_weeks_to_match": "mean weeks to a mentor (of those matched)",
 }
 """How each metric of ``simulation.json`` is named on the page (unknown ones by their key)."""
 
 METRIC_KINDS = {
     **dict.fromkeys(
         ("successful_matches", "mentorships_started", "requests", "requests_to_full", "bound",
-         "still_waiting", "seekers"), "count"),
+         "still_waiting", "seekers", "expected_matches", "lists", "mean_weeks_to_match"), "count"),
     **dict.fromkeys(
         ("acceptance_rate", "share_of_bound", "matched_within_2_weeks", "matched_within_4_weeks",
          "utilisation", "coverage"), "share"),
@@ -81,7 +84,8 @@ HOW_TO_READ = (
     "Each policy ran in its own market on the same generated world with the same seeds "
     "(separate markets): the clean comparison. Every figure is the mean over seeds, and "
     "'± x' its standard error (std over seeds / sqrt(seeds)); with one seed there is none.",
-    "Successful matches: mentorships that ended in success. The capacity bound is, each "
+    "Successful matches: mentorships that started and succeed (success is drawn at the start "
+    "from the truth; it is revealed when they end, possibly after the horizon). The capacity bound is, each "
     "week, the most expected matches that week's free seats and active seekers allowed (a "
     "maximum-weight b-matching on the true p_match); share of the bound = successful "
     "matches / bound, the headline figure. A ranker that sends everyone to the same few "
