@@ -136,9 +136,11 @@ def test_a_planted_market_collapses_the_relevance_oracle(tmp_path, encoder):
     oracle, random = (result["policies"][p]["total"] for p in ("oracle", "random"))
     # Every oracle list is the same (the star first, then the copies in id order): the requests
     # pile onto a few mentors, most are declined, and fewer mentorships start than at random.
-    assert oracle["gini_requests"]["mean"] > 0.9 > random["gini_requests"]["mean"]
+    assert oracle["gini_requests"]["mean"] > 0.8 > 0.5 > random["gini_requests"]["mean"]
     assert oracle["requests_to_full"]["mean"] > random["requests_to_full"]["mean"]
-    assert oracle["mentorships_started"]["mean"] < 0.5 * random["mentorships_started"]["mean"]
+    assert oracle["mentorships_started"]["mean"] < 0.75 * random["mentorships_started"]["mean"]
+    assert oracle["successful_matches"]["mean"] < random["successful_matches"]["mean"]
+    assert random["requests_to_full"]["mean"] == 0 and random["coverage"]["mean"] == 1.0
     assert oracle["share_of_bound"]["mean"] < random["share_of_bound"]["mean"]
     # The bound sees the 250 seats: it is far above what the oracle realised.
     assert oracle["bound"]["mean"] > 2 * oracle["successful_matches"]["mean"]
