@@ -144,8 +144,9 @@ def test_each_mentee_is_served_its_assigned_arm(served, world, encoder, tmp_path
     # The batch's list ids are the logged lists, slot for slot.
     slots = load_log(get_engine(db_url)).slots
     logged = slots[slots["list_id"].isin(set(batch["list_id"]))]
-    assert sorted(zip(logged["list_id"], logged["mentee_id"], logged["mentor_id"], logged["recommended_rank"])) == \
-        sorted(zip(batch["list_id"], batch["mentee_id"], batch["mentor_id"], batch["rank"]))
+    columns = ["list_id", "mentee_id", "mentor_id", "rank"]
+    assert sorted(logged.rename(columns={"recommended_rank": "rank"})[columns].itertuples(index=False)) == \
+        sorted(batch[columns].itertuples(index=False))
 
 
 def test_a_clock_stamps_the_logged_lists(served, world, encoder, tmp_path):
