@@ -90,6 +90,16 @@ def _frame(mentee_ids: np.ndarray, mentors: list[np.ndarray], scores: list[np.nd
     return frame
 
 
+def _best_first(pairs: pd.DataFrame, column: str, k: int) -> pd.DataFrame:
+    """Each mentee's ``k`` pairs of highest ``column`` as ranked slots with a list id each."""
+    pairs = pairs.sort_values(["mentee_id", column], ascending=[True, False], kind="stable")
+    pairs = pairs.assign(rank=pairs.groupby("mentee_id").cumcount() + 1)
+    pairs = pairs[pairs["rank"] <= k]
+    first = pairs["mentee_id"].ne(pairs["mentee_id"].shift()).to_numpy()
+    ids = np.array([new_list_id() for _ in range(int(first.sum()))], dtype=object)
+    return pairs.assign(list_id=ids[np.cumsum(first) - 1] if len(pairs) else ids).reset_index(drop=True)
+
+
 class RandomPolicy:
     """k eligible mentors, uniformly at random (without replacement), per mentee."""
 
@@ -115,13 +125,9 @@ class OraclePolicy:
 
     def serve(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
         pairs = view.candidates[view.candidates["mentee_id"].isin(mentee_ids)]
-        pairs = pairs.sort_values(["mentee_id", "p_match"], ascending=[True, False], kind="stable")
-        pairs = pairs.assign(rank=pairs.groupby("mentee_id").cumcount() + 1)
-        pairs = pairs[pairs["rank"] <= k]
-        lists = pairs.assign(list_id=pairs.groupby("mentee_id")["mentee_id"].transform(lambda s: new_list_id()))
-        lists = lists.assign(score=lists["p_match"])
+        lists = _best_first(pairs.assign(score=pairs["p_match"]), "score", k)
         _log_lists(view, lists, self.name, k=k)
-        return lists[list(SLOT_COLUMNS)].reset_index(drop=True)
+        return lists[list(SLOT_COLUMNS)]
 
 
 class SimilarityPolicy:
@@ -131,13 +137,9 @@ class SimilarityPolicy:
 
     def serve(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
         found = view.recommender.retrieve([int(i) for i in mentee_ids], candidates=k, pool=k, progress=False)
-        found = found.sort_values(["mentee_id", "similarity"], ascending=[True, False], kind="stable")
-        found = found.assign(rank=found.groupby("mentee_id").cumcount() + 1)
-        found = found[found["rank"] <= k]
-        lists = found.assign(list_id=found.groupby("mentee_id")["mentee_id"].transform(lambda s: new_list_id()))
-        lists = lists.assign(score=lists["similarity"])
+        lists = _best_first(found.assign(score=found["similarity"]), "score", k)
         _log_lists(view, lists, self.name, k=k)
-        return lists[list(SLOT_COLUMNS)].reset_index(drop=True)
+        return lists[list(SLOT_COLUMNS)]
 
 
 class RankerPolicy:

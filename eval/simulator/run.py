@@ -168,6 +168,7 @@ class Market:
         self.shown: set[int] = set()
         self.arm_of: dict[int, str] = {}
         self.now = START
+        self._new_mentors = False  # mentors joined since the last index build
         self.log = RecommendationLog(self.engine, flush_interval=0.5)
         self.recommender = None
         if NEEDS_RECOMMENDER & set(self.policies):
@@ -253,21 +254,22 @@ class Market:
                 self.seeking = np.r_[self.seeking, np.ones(len(rows), bool)]
                 self.entered = np.r_[self.entered, np.full(len(rows), week)]
                 self.matched_week = np.r_[self.matched_week, np.full(len(rows), np.nan)]
-                self._extend_candidates(joined, self.mentors)
+                self._extend_candidates(joined, self.mentors, cut=True)
             else:
                 self.mentors = pd.concat([self.mentors, joined], ignore_index=True)
                 self.truth_mentors = pd.concat([self.truth_mentors, joined], ignore_index=True)
                 self.observed_rate = np.r_[self.observed_rate, joined["acceptance_rate"].to_numpy(float)]
                 self.answers = np.r_[self.answers, np.full(len(rows), PRIOR_ANSWERS, float)]
                 self.total = np.r_[self.total, np.zeros(len(rows), int)]
-                self._extend_candidates(self.mentees.loc[self.seeking], joined)
+                self._extend_candidates(self.mentees.loc[self.seeking], joined, cut=False)
         self._new_mentors = bool(cfg.mentor_arrivals_per_week)
 
-    def _extend_candidates(self, mentees: pd.DataFrame, mentors: pd.DataFrame) -> None:
-        """Add the top pairs by truth of new people (every pair with a new mentor is kept)."""
+    def _extend_candidates(self, mentees: pd.DataFrame, mentors: pd.DataFrame, *, cut: bool) -> None:
+        """Add the pairs of new people: a new mentee's top pairs by truth (``cut``), or every
+        pair with a new mentor (not cut: they would otherwise never enter a top N)."""
         pairs = _all_pairs(mentees, mentors)
         pairs["p_match"] = true_match_probability(mentees, mentors, pairs)["p_match"].to_numpy()
-        if len(mentors) > len(mentees) or self.config.bound_top_n is None:
+        if cut:
             pairs = _top_n(pairs, self.config.bound_top_n)
         self.candidates = pd.concat([self.candidates, pairs], ignore_index=True)
 
@@ -307,7 +309,7 @@ class Market:
 
             run_training(self.db_url, self.artifacts, seed=self.seed, encoder=self.encoder, progress=False)
             self.recommender.reload()
-        if cfg.index_every and week > 1 and (week - 1) % cfg.index_every == 0 and getattr(self, "_new_mentors", False):
+        if cfg.index_every and week > 1 and (week - 1) % cfg.index_every == 0 and self._new_mentors:
             from index import build_index_from_db
 
             build_index_from_db(self.db_url, self.artifacts, progress=False, encoder=self.encoder)
