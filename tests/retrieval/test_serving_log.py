@@ -241,7 +241,7 @@ def test_threads_serving_recording_and_refreshing_lose_nothing(served, world, en
 
 
 @pytest.mark.postgres
-def test_serving_goes_on_while_the_database_is_down(world, encoder, pg_url, tmp_path):
+def test_serving_goes_on_while_the_database_is_down(world, encoder, new_pg_database, tmp_path):
     """PostgreSQL behind a proxy that is stopped: ad-hoc queries keep being answered and
     logged into the buffer; known mentees (read per query) fail with a clear error; after
     the proxy is back, the log writes every list it held."""
@@ -249,6 +249,7 @@ def test_serving_goes_on_while_the_database_is_down(world, encoder, pg_url, tmp_
 
     from mentor_match.errors import DatabaseUnavailableError
 
+    pg_url = new_pg_database()  # a database of its own: the world is written into empty tables
     engine = get_engine(pg_url)
     write_world(engine, world, progress=False)
     engine.dispose()
