@@ -560,13 +560,28 @@ def simulate(
     return {
         "format": FORMAT,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "settings": config.settings() | {"db_url": db_url or "sqlite (a file per market)"},
+        "settings": _settings(config, db_url, given),
         "metrics": list(TOTAL_METRICS),
         "policies": {name: _summarise(rows, config.weeks) for name, rows in per_seed.items()},
         "ab": _summarise_ab(config, ab_rows) if config.ab else None,
         "notes": _notes(config),
         "seconds": seconds,
     }
+
+
+def _settings(config: SimulationConfig, db_url: str | None, given) -> dict[str, Any]:
+    """The settings block; with a database, its world's sizes replace the generated world's."""
+    settings = config.settings() | {"db_url": _safe_url(db_url) if db_url else "sqlite (a file per market)"}
+    if given is not None:
+        settings["world"] = {"mentors": len(given.mentors), "mentees": len(given.mentees),
+                             "interactions": len(given.interactions), "from": "the database"}
+    return settings
+
+
+def _safe_url(db_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(db_url).render_as_string(hide_password=True)
 
 
 def _prepare(config: SimulationConfig, seed: int, work: Path, encoder, given=None):
