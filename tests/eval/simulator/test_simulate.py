@@ -202,4 +202,5 @@ def test_a_simulation_writes_into_postgresql_by_url(pg_url, tmp_path, encoder):
     assert total["requests"]["mean"] == _count(
         engine, recommendation_events, recommendation_events.c.kind == "requested")
     assert len(load_mentors(engine)) == 41 and np.isfinite(total["share_of_bound"]["mean"])
+    assert result["settings"]["world"] == {"mentors": 40, "mentees": 80, "interactions": 160, "from": "the database"}
     engine.dispose()
