@@ -100,6 +100,51 @@ class PreparedProfiles:
             {k: v[rows] for k, v in self.labels.items()},
         )
 
+    def with_rows(
+        self, size: int, rows: np.ndarray, new: PreparedProfiles, ids: np.ndarray
+    ) -> PreparedProfiles:
+        """These profiles grown to ``size`` rows, with ``rows`` replaced by ``new``'s (in
+        order) and the ids ``ids``; list vocabularies are merged (a copy of each array, never a
+        re-preparation). The live catalogue applies a refresh with it.
+
+        >>> a = prepare_mentors(pd.DataFrame({"mentor_id": [1], "domains": [["data"]]}))
+        >>> b = prepare_mentors(pd.DataFrame({"mentor_id": [2], "domains": [["design"]]}))
+        >>> grown = a.with_rows(2, np.array([1]), b, np.array([1, 2]))
+        >>> grown.ids.tolist(), grown.lists["domains"].vocab.tolist()
+        ([1, 2], ['data', 'design'])
+        """
+        lists = {}
+        for name, hot in self.lists.items():
+            other = new.lists[name]
+            vocab = np.union1d(hot.vocab, other.vocab).astype(str)
+            if len(vocab) == len(hot.vocab):
+                matrix = _extended(hot.matrix, size, False)
+            else:
+                matrix = np.zeros((size, len(vocab)), dtype=bool)
+                matrix[: len(hot.matrix), np.searchsorted(vocab, hot.vocab)] = hot.matrix
+            matrix[rows] = False
+            if len(other.vocab):
+                matrix[np.ix_(rows, np.searchsorted(vocab, other.vocab))] = other.matrix
+            counts = _extended(hot.counts, size, 0.0)
+            counts[rows] = other.counts
+            lists[name] = MultiHot(vocab, matrix, counts)
+        numbers = {}
+        for name, values in self.numbers.items():
+            numbers[name] = _extended(values, size, 0.0)
+            numbers[name][rows] = new.numbers[name]
+        labels = {}
+        for name, values in self.labels.items():
+            labels[name] = _extended(values, size, "")
+            labels[name][rows] = new.labels[name]
+        return PreparedProfiles(self.kind, ids, lists, numbers, labels)
+
+
+def _extended(values: np.ndarray, size: int, fill: object) -> np.ndarray:
+    """A copy of ``values`` with rows up to ``size`` filled with ``fill``."""
+    out = np.full((size, *values.shape[1:]), fill, dtype=values.dtype)
+    out[: len(values)] = values
+    return out
+
 
 def prepare_mentors(mentors: pd.DataFrame) -> PreparedProfiles:
     """Parse a mentors frame once: list columns to multi-hot, numbers and texts to arrays.

@@ -46,9 +46,8 @@ from embeddings import EmbeddingCache, Encoder
 from index import MentorIndex, check_staleness, mentor_content_hashes
 from index.live import LiveIndex, SideIndex
 from mentor_match.errors import StaleArtifactError
-from ranking.features import PreparedProfiles, prepare_mentors
+from ranking.features import prepare_mentors
 from ranking.models import Ranker
-from ranking.profiles import MultiHot
 from retrieval.catalogue import SERVED_FIELDS, Catalogue, eligibility, retired_id
 from retrieval.experiments import Experiment
 from retrieval.mentees import IN_CHUNK, DatabaseMentees
@@ -237,7 +236,7 @@ def apply_changes(
     removed_rows = removed_rows[removed_rows >= 0]
     eligible[removed_rows] = False
     frame = rows[write].reset_index(drop=True)
-    prepared = _with_rows(catalogue.prepared_mentors, size, written, prepare_mentors(frame), mentor_ids)
+    prepared = catalogue.prepared_mentors.with_rows(size, written, prepare_mentors(frame), mentor_ids)
     fields = {}
     for name in SERVED_FIELDS:
         if name in catalogue.fields:
@@ -331,37 +330,6 @@ def _warn_if_side_large(stages: Stages, warn: Callable[[str], None]) -> None:
             f"{main}) are served from the side index, which is searched exactly. Run "
             "scripts/build_index.py to fold them into the index, then reload()."
         )
-
-
-def _with_rows(
-    base: PreparedProfiles, size: int, rows: np.ndarray, new: PreparedProfiles, ids: np.ndarray
-) -> PreparedProfiles:
-    """``base`` grown to ``size`` rows with ``rows`` replaced by ``new``'s (in order) and the
-    ids ``ids``; list vocabularies are merged (a copy of each array, never a re-preparation)."""
-    lists = {}
-    for name, hot in base.lists.items():
-        other = new.lists[name]
-        vocab = np.union1d(hot.vocab, other.vocab).astype(str)
-        if len(vocab) == len(hot.vocab):
-            matrix = _extended(hot.matrix, size, False)
-        else:
-            matrix = np.zeros((size, len(vocab)), dtype=bool)
-            matrix[: len(hot.matrix), np.searchsorted(vocab, hot.vocab)] = hot.matrix
-        matrix[rows] = False
-        if len(other.vocab):
-            matrix[np.ix_(rows, np.searchsorted(vocab, other.vocab))] = other.matrix
-        counts = _extended(hot.counts, size, 0.0)
-        counts[rows] = other.counts
-        lists[name] = MultiHot(vocab, matrix, counts)
-    numbers = {}
-    for name, values in base.numbers.items():
-        numbers[name] = _extended(values, size, 0.0)
-        numbers[name][rows] = new.numbers[name]
-    labels = {}
-    for name, values in base.labels.items():
-        labels[name] = _extended(values, size, "")
-        labels[name][rows] = new.labels[name]
-    return PreparedProfiles(base.kind, ids, lists, numbers, labels)
 
 
 def _extended(values: np.ndarray, size: int, fill: object) -> np.ndarray:
