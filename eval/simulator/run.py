@@ -551,6 +551,7 @@ def simulate(
                         "requests_per_mentor": market.requests_counts(),
                     })
                 if config.ab:
+                    bar.set_postfix_str(f"seed {seed}, A/B {' vs '.join(config.ab)}")
                     ab_rows.append(_play_ab(config, seed, world, base_url, db_url, work, artifacts, encoder,
                                             candidates, bar, per_seed))
     finally:
