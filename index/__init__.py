@@ -4,8 +4,9 @@
 use, so the query path (``import index``) does not pull in the database loaders or the encoder.
 """
 
-from index.ann import MentorIndex
+from index.ann import MentorIndex, SearchResult
 from index.filters import RowFilter
+from index.live import LiveIndex, SideIndex
 from index.publish import publish_index
 from index.spec import AUTO_APPROX_FROM, resolve_spec
 from index.staleness import (
@@ -19,8 +20,11 @@ from index.store import read_manifest
 __all__ = [
     "AUTO_APPROX_FROM",
     "BuildSummary",
+    "LiveIndex",
     "MentorIndex",
     "RowFilter",
+    "SearchResult",
+    "SideIndex",
     "StaleReport",
     "build_index_from_db",
     "check_staleness",
