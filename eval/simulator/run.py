@@ -153,6 +153,7 @@ class Market:
         self.engine = get_engine(db_url)
         self.mentees, self.mentors = (frame.reset_index(drop=True) for frame in world.with_truth())
         self.truth_mentors = self.mentors.copy()  # quality terms fixed; only the load moves
+        self._mentee_index = pd.Index(self.mentees["mentee_id"])  # id -> row, kept with the arrivals
         self.observed_rate = self.mentors["acceptance_rate"].to_numpy(float).copy()
         self.answers = np.full(len(self.mentors), PRIOR_ANSWERS, dtype=float)
         self.total = self.mentors["total_mentees"].to_numpy(int).copy()
@@ -251,6 +252,7 @@ class Market:
             joined = attach_truth(validate_frame(table, rows), truth_frame(truth, key), key, table.name)
             if table is mentees_table:
                 self.mentees = pd.concat([self.mentees, joined], ignore_index=True)
+                self._mentee_index = pd.Index(self.mentees["mentee_id"])
                 self.seeking = np.r_[self.seeking, np.ones(len(rows), bool)]
                 self.entered = np.r_[self.entered, np.full(len(rows), week)]
                 self.matched_week = np.r_[self.matched_week, np.full(len(rows), np.nan)]
@@ -452,8 +454,6 @@ class Market:
         return events
 
     def _mentee_position(self, mentee_id: int) -> int:
-        if not hasattr(self, "_mentee_index") or len(self._mentee_index) != len(self.mentees):
-            self._mentee_index = pd.Index(self.mentees["mentee_id"])
         return int(self._mentee_index.get_loc(mentee_id))
 
     def close(self) -> None:
@@ -478,15 +478,13 @@ class Market:
             eligible = ever & (self.entered <= horizon - n + 1)
             return float(np.mean(wait[eligible] < n)) if eligible.any() else float("nan")
 
-        live = self.mentors["active"].to_numpy(bool)
-        ids = self.mentors["mentor_id"].to_numpy()[live]
-        counts = pd.Series(self.requests_per_mentor).reindex(ids, fill_value=0).to_numpy()
+        ids = self.mentors["mentor_id"].to_numpy()[self.mentors["active"].to_numpy(bool)]
         return sums | {
             "acceptance_rate": accepted / sums["requests"] if sums["requests"] else float("nan"),
             "share_of_bound": sums["successful_matches"] / sums["bound"] if sums["bound"] else float("nan"),
             "utilisation": float(np.mean([w.utilisation for w in self.weeks])),
             "coverage": float(len(self.shown & set(ids.tolist())) / max(len(ids), 1)),
-            "gini_requests": float(gini(counts)),
+            "gini_requests": float(gini(np.asarray(self.requests_counts()))),
             "gini_impressions": float(np.mean([w.gini_impressions for w in self.weeks])),
             "seekers": float(np.mean([w.seekers for w in self.weeks])),
             "matched_within_2_weeks": within(2),
@@ -496,6 +494,7 @@ class Market:
         }
 
     def requests_counts(self) -> list[int]:
+        """Requests over the run to each active mentor (zeros included), in catalogue order."""
         ids = self.mentors["mentor_id"].to_numpy()[self.mentors["active"].to_numpy(bool)]
         return [int(c) for c in pd.Series(self.requests_per_mentor).reindex(ids, fill_value=0)]
 
@@ -699,17 +698,20 @@ def _top_n(pairs: pd.DataFrame, n: int | None) -> pd.DataFrame:
     return pairs[pairs.groupby("mentee_id").cumcount() < n].reset_index(drop=True)
 
 
-def _summarise(rows: list[dict], weeks: int) -> dict[str, Any]:
-    def stat(values: list[float]) -> dict[str, float | None]:
-        clean = [v for v in values if v == v]  # NaN (an undefined share) is left out
-        if not clean:
-            return {"mean": None, "se": None}
-        mean, se = mean_and_se(clean)
-        return {"mean": float(mean), "se": None if se != se else float(se)}
+def _stat(values: list[float]) -> dict[str, float | None]:
+    """``{"mean", "se"}`` over seeds; NaN values (an undefined share) are left out, and the
+    standard error is None with one seed."""
+    clean = [v for v in values if v == v]
+    if not clean:
+        return {"mean": None, "se": None}
+    mean, se = mean_and_se(clean)
+    return {"mean": float(mean), "se": None if se != se else float(se)}
 
-    total = {name: stat([r["total"][name] for r in rows]) for name in TOTAL_METRICS}
+
+def _summarise(rows: list[dict], weeks: int) -> dict[str, Any]:
+    total = {name: _stat([r["total"][name] for r in rows]) for name in TOTAL_METRICS}
     by_week = [
-        {"week": w} | {name: stat([r["weeks"][w - 1][name] for r in rows]) for name in WEEK_METRICS}
+        {"week": w} | {name: _stat([r["weeks"][w - 1][name] for r in rows]) for name in WEEK_METRICS}
         for w in range(1, weeks + 1)
     ]
     return {"total": total, "weeks": by_week, "per_seed": rows}
@@ -717,17 +719,12 @@ def _summarise(rows: list[dict], weeks: int) -> dict[str, Any]:
 
 def _summarise_ab(config: SimulationConfig, rows: list[dict]) -> dict[str, Any]:
     variant, control = config.ab
-
-    def stat(values):
-        mean, se = mean_and_se(values)
-        return {"mean": float(mean), "se": None if se != se else float(se)}
-
     return {
         "policies": [variant, control],
         "shares": {control: 0.5, variant: 0.5},
         "metric": "successful matches per mentee",
-        "ab_difference": stat([r["ab_difference"] for r in rows]),
-        "separate_markets_difference": stat([r["separate_difference"] for r in rows]),
+        "ab_difference": _stat([r["ab_difference"] for r in rows]),
+        "separate_markets_difference": _stat([r["separate_difference"] for r in rows]),
         "per_seed": [{k: v for k, v in r.items() if k != "report"} for r in rows],
         "report": rows[0]["report"],
     }
