@@ -1,7 +1,8 @@
 """The offline evaluation protocol behind ``scripts/evaluate.py``: three views of one split.
 
-One split by mentee, made exactly as :func:`eval.training_run.run_training` makes it (same
-function, shares and seed), and the four models trained on its train side with the same
+One split, by mentee and time by default, made exactly as
+:func:`eval.training_run.run_training` makes it (same function, shares and seed), with the
+mentor aggregates as of each request (:mod:`ranking.history`), and the four models trained on its train side with the same
 code (:func:`ranking.training.train_models`). Then, on the held-out mentees only:
 
 1. Classification view: accuracy, precision, recall, F1, ROC-AUC, GAUC per model on the
@@ -13,7 +14,8 @@ code (:func:`ranking.training.train_models`). Then, on the held-out mentees only
 3. End-to-end view: for a seeded sample of held-out mentees, the two-stage
    :class:`retrieval.Recommender` (the published index + the ranker trained above) over
    every eligible mentor, with the synthetic ground truth ``p_match`` as gain; beside it
-   the same ranker over all eligible mentors (exact), stage 1 alone, random and the oracle.
+   the same ranker over all eligible mentors (exact), stage 1 alone, random and the oracle,
+   and every model (the baselines too) over all eligible mentors with paired intervals.
    Stage-1 recall of the oracle's and the exact ranker's top 10 at K candidates, and the
    coverage and Gini of the two-stage lists.
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ from db.loading import load_dataset
 from eval.comparison import evaluate_models
 from eval.metrics import ndcg_at_ks_per_query, ndcg_per_query
 from eval.report import CLASSIFICATION_KEYS, MODEL_NAMES, ndcg_curve, ranking_summary, write_report
-from eval.stats import compare_to_reference, coverage, gini
+from eval.stats import bootstrap_ci, compare_to_reference, coverage, gini
 from mentor_match.errors import (
     ArtifactError,
     DataValidationError,
@@ -48,13 +50,13 @@ from mentor_match.errors import (
     NotEnoughDataError,
     SchemaError,
 )
-from ranking.splits import GroupedSplit, grouped_split
+from ranking.splits import GroupedSplit
 from ranking.training import (
-    TEST_SIZE,
-    VALIDATION_SIZE,
     build_training_pairs,
     distil_preranker,
     make_pair_frame,
+    serving_mentors,
+    split_pairs,
     train_models,
 )
 from synthetic import load_truth, true_match_probability
@@ -87,14 +89,15 @@ ORDERINGS = {
 # --------------------------------------------------------------------------- split
 
 
-def split_by_mentee(pairs: pd.DataFrame, seed: int = 42) -> GroupedSplit:
+def split_by_mentee(pairs: pd.DataFrame, seed: int = 42, how: str = "time") -> GroupedSplit:
     """The train / validation / test split of training, checked to share no mentee.
 
-    Same function, shares and seed as :func:`eval.training_run.run_training`, so the
+    Same function, shares and seed as :func:`eval.training_run.run_training`
+    (:func:`ranking.training.split_pairs`; ``how`` is ``time`` or ``mentee``), so the
     held-out mentees here are the ones the published ranker never saw.
     """
     groups = pairs["mentee_id"].to_numpy()
-    split = grouped_split(groups, test_size=TEST_SIZE, validation_size=VALIDATION_SIZE, seed=seed)
+    split = split_pairs(pairs, how, seed)
     parts = {name: set(groups[getattr(split, name)]) for name in ("train", "validation", "test")}
     for a, b in (("train", "test"), ("validation", "test"), ("train", "validation")):
         shared = parts[a] & parts[b]
@@ -171,8 +174,15 @@ def pipeline_view(
     k: int = 10,
     seed: int = 42,
     truth: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    models: Mapping[str, Any] | None = None,
+    n_boot: int = 1000,
 ) -> tuple[dict[str, Any], dict[str, list]]:
     """End-to-end view for ``mentee_ids``: report["pipeline"] and the stage-1 recall curve.
+
+    ``models`` (name -> scorer over :data:`ranking.features.FEATURES`) are each scored over
+    the same eligible pairs with the same features: ``models_end_to_end`` holds each one's
+    NDCG@10 against the truth with a bootstrap interval over mentees, and
+    ``models_end_to_end_comparisons`` the paired intervals of the ranker against each.
 
     ``truth`` is (mentees, mentors) with the synthetic truth columns (:func:`synthetic.load_truth`);
     the gain of a pair is its ``p_match``. Every ordering is scored over all pairs of
@@ -211,6 +221,8 @@ def pipeline_view(
             name: ndcg_at_ks_per_query(gains, s, cutoffs, groups).mean()
             for name, s in orderings.items()
         }
+        if models:
+            out.update(_every_model(recommender, pairs, gains, models, n_boot=n_boot, seed=seed))
     for suffix, name in ORDERINGS.items():
         for cutoff in cutoffs:
             out[f"ndcg@{cutoff}{suffix}"] = None if gains is None else float(means[name][cutoff])
@@ -236,6 +248,26 @@ def pipeline_view(
     out["gini"] = gini(lists.value_counts().to_numpy(), catalogue_size=catalogue)
     out["catalogue"] = catalogue
     return out, {"k": list(RECALL_KS)} | recall
+
+
+def _every_model(recommender, pairs: pd.DataFrame, gains: np.ndarray, models: Mapping[str, Any], *,
+                 n_boot: int, seed: int) -> dict[str, Any]:
+    """Each model's NDCG@10 against the truth over all eligible pairs, with intervals, and
+    the ranker's paired differences against the others (same mentees, same features)."""
+    stages = recommender.stages
+    mentees = stages.catalogue.lookup(pd.unique(pairs["mentee_id"]))
+    X = stages.reranker.features(mentees.prepared, mentees.vectors, pairs)
+    groups = pairs["mentee_id"].to_numpy()
+    per_mentee = {name: ndcg_per_query(gains, np.asarray(model.predict(X), float), REFERENCE_TOP, groups)
+                  for name, model in models.items()}
+    summary = {}
+    for name, values in per_mentee.items():
+        low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+        summary[name] = {"ndcg@10": float(values.mean()), "ndcg@10_ci": [low, high]}
+    comparisons = []
+    if REFERENCE in per_mentee and len(per_mentee) > 1:
+        comparisons = compare_to_reference(per_mentee, reference=REFERENCE, n_boot=n_boot, seed=seed)
+    return {"models_end_to_end": summary, "models_end_to_end_comparisons": comparisons}
 
 
 # --------------------------------------------------------------------------- protocol
@@ -281,13 +313,18 @@ def evaluate(
     progress: bool = True,
     *,
     encoder=None,
+    split: str = "time",
+    point_in_time: bool = True,
 ) -> dict[str, Any]:
     """Run the three views and write the report (json, md, html, PNGs) into ``report_dir``.
 
     Returns the report exactly as written to ``report.json``. The index must exist
     (``scripts/build_index.py``); the models are trained here on the training mentees,
     so the published ``artifacts/ranker`` is not needed. ``encoder`` defaults to the
-    shipped MiniLM; embeddings come from and go to ``artifacts/cache``.
+    shipped MiniLM; embeddings come from and go to ``artifacts/cache``. ``split`` is
+    ``time`` (train before a cut, test after it) or ``mentee``
+    (:func:`ranking.training.split_pairs`); ``point_in_time=False`` reads the mentor
+    aggregates as the table holds them now, leak included (to measure the leak).
     """
     from embeddings import EmbeddingCache, Encoder
     from index import check_staleness
@@ -317,14 +354,14 @@ def evaluate(
         notes.append(f"The index is stale: {stale.message}")
 
     pairs = build_training_pairs(dataset)
-    X = make_pair_frame(dataset, pairs, encoder, artifacts / "cache", progress)
-    split = split_by_mentee(pairs, seed)
-    trained = train_models(X, pairs, split, seed=seed, progress=progress)
+    X = make_pair_frame(dataset, pairs, encoder, artifacts / "cache", progress, point_in_time=point_in_time)
+    parts = split_by_mentee(pairs, seed, split)
+    trained = train_models(X, pairs, parts, seed=seed, progress=progress)
     groups = pairs["mentee_id"].to_numpy()
-    test_mentees = np.unique(groups[split.test])
-    logger.info("trained on %d pairs; evaluating %d held-out mentees", len(split.train), len(test_mentees))
+    test_mentees = np.unique(groups[parts.test])
+    logger.info("trained on %d pairs; evaluating %d held-out mentees", len(parts.train), len(test_mentees))
     models, comparisons, curves = offline_views(
-        trained, X, pairs, split.test, n_boot=n_boot, seed=seed
+        trained, X, pairs, parts.test, n_boot=n_boot, seed=seed
     )
 
     vectors = EmbeddingCache(artifacts / "cache").get_or_encode(
@@ -332,16 +369,19 @@ def evaluate(
     ).vectors
     # The deployed pipeline: the ranker with its pre-ranker, fitted as scripts/train.py does.
     preranker = distil_preranker(
-        trained.models[REFERENCE], dataset, np.unique(groups[split.train]), encoder,
+        trained.models[REFERENCE], dataset, np.unique(groups[parts.train]), encoder,
         artifacts / "cache", seed,
     )
+    mentors = serving_mentors(dataset) if point_in_time else dataset.mentors
     recommender = Recommender.from_components(
-        index, trained.models[REFERENCE], dataset.mentors, dataset.mentees,
+        index, trained.models[REFERENCE], mentors, dataset.mentees,
         dataset.interactions, vectors, preranker=preranker,
     )
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(test_mentees, min(pipeline_mentees, len(test_mentees)), replace=False))
-    pipeline, curves["stage1_recall"] = pipeline_view(recommender, sample, k=k, seed=seed, truth=truth)
+    pipeline, curves["stage1_recall"] = pipeline_view(
+        recommender, sample, k=k, seed=seed, truth=truth, models=trained.models, n_boot=n_boot
+    )
 
     report = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -350,10 +390,12 @@ def evaluate(
             "mentees": len(dataset.mentees),
             "interactions": len(dataset.interactions),
             "labelled_pairs": len(pairs),
-            "train_mentees": int(len(np.unique(groups[split.train]))),
-            "validation_mentees": int(len(np.unique(groups[split.validation]))),
+            "train_mentees": int(len(np.unique(groups[parts.train]))),
+            "validation_mentees": int(len(np.unique(groups[parts.validation]))),
             "test_mentees": int(len(test_mentees)),
-            "test_pairs": int(len(split.test)),
+            "test_pairs": int(len(parts.test)),
+            "split": split,
+            "point_in_time": point_in_time,
         },
         "models": models,
         "comparisons": comparisons,
@@ -369,6 +411,24 @@ def evaluate(
 
 
 # --------------------------------------------------------------------------- text
+
+
+def _every_model_lines(pipeline: dict[str, Any]) -> list[str]:
+    """Every model's end-to-end NDCG@10 against the truth, with the ranker's paired lead."""
+    summary = pipeline.get("models_end_to_end")
+    if not summary:
+        return []
+    lead = {c["b"]: c for c in pipeline.get("models_end_to_end_comparisons", [])}
+    lines = ["Every model over all eligible mentors (NDCG@10 against the truth, 95% CI; "
+             "ranker minus model, paired):"]
+    for name, row in summary.items():
+        low, high = row["ndcg@10_ci"]
+        line = f"  {name:<20} {row['ndcg@10']:.3f} [{low:.3f}, {high:.3f}]"
+        if name in lead:
+            c = lead[name]
+            line += f"   ranker - model {c['mean_diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]"
+        lines.append(line)
+    return [*lines, ""]
 
 
 def headline_tables(report: dict[str, Any]) -> str:
@@ -398,6 +458,7 @@ def headline_tables(report: dict[str, Any]) -> str:
         orderings.to_string(float_format=lambda v: f"{v:.3f}", na_rep="n/a"),
         f"coverage {pipeline['coverage']:.3f}, gini {pipeline['gini']:.3f}",
         "",
+        *_every_model_lines(pipeline),
         "Stage-1 recall of the reference top 10 at K candidates:",
         recall.to_string(float_format=lambda v: f"{v:.3f}", na_rep="n/a"),
     ]

@@ -1,7 +1,8 @@
 """The training run behind ``scripts/train.py``: load, train, compare, publish; its report.
 
-:func:`run_training` loads the database, builds the labelled pairs and their features,
-splits by mentee, optionally tunes (:func:`eval.comparison.tune_models`), fits the four
+:func:`run_training` loads the database, builds the labelled pairs and their features
+(mentor aggregates as of each request), splits by mentee and time (by mentee only on
+request), optionally tunes (:func:`eval.comparison.tune_models`), fits the four
 models (:func:`ranking.training.train_models`), judges them on the held-out mentees
 (:func:`eval.comparison.evaluate_models`, optionally cross-validated too), distils the
 pre-ranker and publishes the ranker. :func:`format_report` renders the report as the
@@ -22,15 +23,13 @@ from db.loading import load_dataset
 from eval.comparison import METRICS, cross_validate, evaluate_models, tune_models
 from mentor_match.text import format_table
 from mentor_match.validation import check_int
-from ranking.splits import grouped_split
 from ranking.training import (
     MODEL_NAMES,
-    TEST_SIZE,
-    VALIDATION_SIZE,
     build_training_pairs,
     distil_preranker,
     make_pair_frame,
     publish_ranker,
+    split_pairs,
     train_models,
     usable_groups,
 )
@@ -65,6 +64,8 @@ def run_training(
     n_jobs: int | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     variant: str | None = None,
+    split: str = "time",
+    point_in_time: bool = True,
 ) -> TrainingReport:
     """Load the data, train and evaluate the four models, publish the ranker.
 
@@ -77,7 +78,10 @@ def run_training(
     ``artifacts/cache``. ``params`` sets base parameters per model name (e.g.
     ``{"random_forest": {"n_estimators": 100}}``); tuned values override them. ``variant``
     publishes the ranker as that A/B variant (``artifacts/variants/<variant>/ranker``, see
-    :mod:`retrieval.experiments`) instead of the control's ``artifacts/ranker``.
+    :mod:`retrieval.experiments`) instead of the control's ``artifacts/ranker``. ``split``
+    is ``time`` (train and validation before a cut, test after it) or ``mentee``
+    (:func:`ranking.training.split_pairs`); ``point_in_time=False`` reads the mentor
+    aggregates as the table holds them now (leaky; to measure the leak only).
     """
     check_int("cv", cv, "run_training", low=0)
     if cv == 1:  # 0 is off; one fold would have nothing to train on
@@ -95,9 +99,10 @@ def run_training(
         from embeddings import Encoder
 
         encoder = Encoder()
-    X = make_pair_frame(dataset, pairs, encoder, artifacts / "cache", progress)
+    X = make_pair_frame(dataset, pairs, encoder, artifacts / "cache", progress, point_in_time=point_in_time)
     groups = pairs["mentee_id"].to_numpy()
-    split = grouped_split(groups, test_size=TEST_SIZE, validation_size=VALIDATION_SIZE, seed=seed)
+    how = split
+    split = split_pairs(pairs, how, seed)
 
     report: TrainingReport = {
         "train_pairs": len(split.train),
@@ -110,6 +115,8 @@ def run_training(
             for part, rows in (("train", split.train), ("validation", split.validation), ("test", split.test))
         },
         "seed": seed,
+        "split": how,
+        "point_in_time": point_in_time,
     }
     base = params or {}
     params = {name: dict(base.get(name, {})) for name in MODEL_NAMES}
@@ -144,6 +151,9 @@ def run_training(
                 dataset.interactions, "interaction_id", ["status", "successful_match"]
             ),
             "pairs": {part: report[f"{part}_pairs"] for part in ("train", "validation", "test")},
+            "split": how,
+            "point_in_time": point_in_time,
+            "trained_until": str(pairs["created_at"].to_numpy()[split.train].max()),
         },
         "tuned_params": report.get("tuned", {}).get("xgboost_ranker", {}).get("params", {}),
         "calibration": {
@@ -174,11 +184,12 @@ def format_report(report: TrainingReport) -> str:
     lines = [
         f"Training set: {report['train_pairs']} pairs ({report['train_mentees']} mentees), "
         f"validation: {report['validation_pairs']} pairs",
-        f"Test set: {report['test_pairs']} pairs ({report['test_mentees']} mentees, none seen in training)",
+        f"Test set: {report['test_pairs']} pairs ({report['test_mentees']} mentees, none seen in training"
+        + ("; requested after every training pair)" if report.get("split", "time") == "time" else ")"),
         "Usable ranking groups (>= 2 pairs, >= 2 outcomes): "
         + ", ".join(f"{k} {v}" for k, v in report["usable_groups"].items()),
         "",
-        "MODEL COMPARISON (held-out mentees)",
+        "MODEL COMPARISON (held-out mentees" + (", latest period)" if report.get("split", "time") == "time" else ")"),
         format_table(
             ["Model", *HEADERS],
             [[LABELS[name], *(f"{report['models'][name][m]:.4f}" for m in METRICS)] for name in MODEL_NAMES],

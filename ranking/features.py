@@ -25,6 +25,13 @@ Definitions (lists compare case-insensitively after stripping; duplicates count 
   (:data:`db.schema.LEVEL_YEARS`); ``experience_compatibility`` = clip(gap / 5, 0, 1): 0 when
   the mentor is not ahead, 1 from five years ahead.
 * counts: distinct domains and skills of the mentor and of the mentee.
+* what a mentor decides on of the mentee (beside level, goal-bio similarity and domain
+  fit): ``mentee_goals_words`` (words in the goals), ``mentee_availability_hours`` and
+  ``mentee_profile_completeness`` (share of the seven profile fields filled in).
+
+The mentor aggregates (rating, acceptance rate, total mentees, load) are the profile's
+unless ``mentor_state`` gives them as of each request (:mod:`ranking.history`): training
+does, so no feature sees an outcome from after its request.
 
 Missing values take the fixed defaults of :mod:`ranking.profiles` (lists empty, texts and
 timezone unknown, numbers 0, level ``"junior"``); rows are never dropped.
@@ -69,8 +76,11 @@ FEATURES: tuple[str, ...] = (
     "mentor_num_skills",
     "mentee_num_domains",
     "mentee_num_skills",
+    "mentee_goals_words",
+    "mentee_availability_hours",
+    "mentee_profile_completeness",
 )
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"
 """Bump whenever a feature is added, removed, reordered or its definition changes."""
 
 FULL_GAP_YEARS = 5.0
@@ -90,8 +100,13 @@ def pair_features(
     mentee_vectors: np.ndarray | None = None,
     mentor_vectors: np.ndarray | None = None,
     vectors_per: str | tuple[str, str] = "auto",
+    mentor_state: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features of each (mentee_id, mentor_id) row of ``pairs``: columns :data:`FEATURES`.
+
+    ``mentor_state`` (one row per pair, columns :data:`ranking.history.AGGREGATES`) gives
+    each pair's mentor aggregates as of its request (:func:`ranking.history.mentor_state_at`)
+    in place of the profile's: training passes it, so no feature sees a later outcome.
 
     ``mentees``/``mentors`` are frames or :class:`PreparedProfiles` (prepare once when
     scoring many times). ``mentee_vectors``/``mentor_vectors`` are unit vectors with one
@@ -147,10 +162,8 @@ def pair_features(
     years = mentor_side.numbers["experience_years"][mentor_rows]
     gap = years - mentee_side.numbers["level_years"][mentee_rows]
     capacity = mentor_side.numbers["max_mentees"][mentor_rows]
-    load = np.divide(
-        mentor_side.numbers["current_mentees"][mentor_rows], capacity,
-        out=np.ones(len(mentor_rows)), where=capacity > 0,
-    )
+    aggregates = _aggregates(mentor_side, mentor_rows, mentor_state, len(pairs))
+    load = np.divide(aggregates["current_mentees"], capacity, out=np.ones(len(mentor_rows)), where=capacity > 0)
     mentee_style, mentor_style = mentee_side.labels["style"], mentor_side.labels["style"]
     mentee_industry, mentor_industry = mentee_side.labels["industry"], mentor_side.labels["industry"]
 
@@ -169,10 +182,10 @@ def pair_features(
         ),
         "industry_match": _equal(mentee_industry[mentee_rows], mentor_industry[mentor_rows]),
         "mentor_experience_years": years,
-        "mentor_rating": mentor_side.numbers["rating"][mentor_rows],
-        "mentor_rating_missing": mentor_side.numbers["rating_missing"][mentor_rows],
-        "mentor_acceptance_rate": mentor_side.numbers["acceptance_rate"][mentor_rows],
-        "mentor_total_mentees": mentor_side.numbers["total_mentees"][mentor_rows],
+        "mentor_rating": aggregates["rating"],
+        "mentor_rating_missing": aggregates["rating_missing"],
+        "mentor_acceptance_rate": aggregates["acceptance_rate"],
+        "mentor_total_mentees": aggregates["total_mentees"],
         "mentor_load": load,
         "mentee_level": mentee_side.numbers["level"][mentee_rows],
         "experience_gap": gap,
@@ -181,6 +194,9 @@ def pair_features(
         "mentor_num_skills": n_mentor_skills,
         "mentee_num_domains": mentee_domains.counts[mentee_rows],
         "mentee_num_skills": n_mentee_skills,
+        "mentee_goals_words": mentee_side.numbers["goals_words"][mentee_rows],
+        "mentee_availability_hours": mentee_side.numbers["availability_hours"][mentee_rows],
+        "mentee_profile_completeness": mentee_side.numbers["completeness"][mentee_rows],
     }
     # One 2-D block filled column by column: cheaper than a frame built from 21 arrays.
     values = np.empty((len(pairs), len(FEATURES)))
@@ -232,6 +248,31 @@ def interaction_labels(interactions: pd.DataFrame) -> pd.DataFrame:
         "created_at": done["created_at"].to_numpy() if "created_at" in done.columns else pd.NaT,
     })
     return out.sort_values(["mentee_id", "mentor_id"], kind="stable").reset_index(drop=True)
+
+
+def _aggregates(
+    mentors: PreparedProfiles, rows: np.ndarray, state: pd.DataFrame | None, n_pairs: int
+) -> dict[str, np.ndarray]:
+    """The mentor aggregates per pair: the profile's, or ``state``'s (as of each request),
+    with a missing rating imputed and flagged the same way (:func:`prepare_mentors`)."""
+    if state is None:
+        return {name: mentors.numbers[name][rows] for name in
+                ("rating", "rating_missing", "acceptance_rate", "total_mentees", "current_mentees")}
+    missing = {"acceptance_rate", "total_mentees", "rating", "current_mentees"} - set(state.columns)
+    if len(state) != n_pairs or missing:
+        raise InvalidParameterError(
+            f"mentor_state must have one row per pair ({n_pairs}) and the columns "
+            "acceptance_rate, total_mentees, rating, current_mentees (ranking.history."
+            f"mentor_state_at); got {len(state)} rows{f', missing {sorted(missing)}' if missing else ''}."
+        )
+    rating = state["rating"].to_numpy(np.float64)
+    return {
+        "rating": np.where(np.isnan(rating), RATING_PRIOR, rating),
+        "rating_missing": np.isnan(rating).astype(np.float64),
+        "acceptance_rate": state["acceptance_rate"].to_numpy(np.float64),
+        "total_mentees": state["total_mentees"].to_numpy(np.float64),
+        "current_mentees": state["current_mentees"].to_numpy(np.float64),
+    }
 
 
 def _shared(left: MultiHot, left_rows: np.ndarray, right: MultiHot, right_rows: np.ndarray) -> np.ndarray:

@@ -39,6 +39,9 @@ from mentor_match.errors import DataValidationError, InvalidParameterError, Unkn
 RATING_PRIOR = 3.0
 """Imputed rating of a mentor without one: the middle of the 1-5 scale (flag says it is imputed)."""
 DEFAULT_LEVEL = "junior"
+MENTEE_PROFILE_FIELDS = 7
+"""Fields of a mentee's profile counted by ``mentee_profile_completeness``: goals, desired
+domains, current skills, availability, preferred style, industry, timezone."""
 _LEVEL_POSITION = {level: i for i, level in enumerate(LEVELS)}
 
 # column in the frame -> (name inside PreparedProfiles, default for a missing column)
@@ -194,16 +197,28 @@ def prepare_mentees(mentees: pd.DataFrame) -> PreparedProfiles:
             f"Unknown mentee current_level value(s) {bad}; use one of {list(LEVELS)}."
         )
     years = [LEVEL_YEARS[v] for v in levels]
+    lists = {name: _multi_hot(frame, column, n) for column, name in _MENTEE_LISTS.items()}
+    labels = {name: _labels(frame, column, n) for column, name in _MENTEE_LABELS.items()}
+    offsets = _offsets(frame, n)
+    words = np.array([len(str(v).split()) if v is not None else 0 for v in _cells(frame, "goals", n)], np.float64)
+    # What a mentor sees of a mentee's effort: the share of the seven profile fields filled in.
+    filled = (
+        (words > 0).astype(np.float64) + sum((m.counts > 0).astype(np.float64) for m in lists.values())
+        + sum((v != "").astype(np.float64) for v in labels.values()) + (~np.isnan(offsets)).astype(np.float64)
+    )
     return PreparedProfiles(
         "mentee",
         frame["mentee_id"].to_numpy(np.int64),
-        {name: _multi_hot(frame, column, n) for column, name in _MENTEE_LISTS.items()},
+        lists,
         {
             "level": np.asarray(positions, dtype=np.float64),
             "level_years": np.asarray(years, dtype=np.float64),
-            "tz": _offsets(frame, n),
+            "tz": offsets,
+            "goals_words": words,
+            "availability_hours": _numbers(frame, "availability_hours", n),
+            "completeness": filled / MENTEE_PROFILE_FIELDS,
         },
-        {name: _labels(frame, column, n) for column, name in _MENTEE_LABELS.items()},
+        labels,
     )
 
 

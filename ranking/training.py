@@ -1,8 +1,10 @@
 """Training data and model fitting behind ``scripts/train.py``: pairs -> features -> models.
 
 Pairs come from the interactions with a graded relevance and a binary success label
-(:func:`ranking.features.interaction_labels`). Rows are split by mentee (train /
-validation / test, no mentee in two parts); the validation part drives the ranker's
+(:func:`ranking.features.interaction_labels`), with each mentor's aggregates as of the
+request (:mod:`ranking.history`). Rows are split by mentee and time (:func:`split_pairs`:
+train and validation before a cut, test after it, no mentee in two parts; by mentee only
+on request); the validation part drives the ranker's
 early stopping and the calibration of its score. The four models are three classifier
 baselines as the original guide trains them (:mod:`ranking.baselines`) and the XGBoost
 ``rank:pairwise`` ranker (:class:`ranking.ranker.Ranker`), all scorers of one interface
@@ -32,12 +34,14 @@ from tqdm.auto import tqdm
 
 from mentor_match.artifacts import publish_folder
 from mentor_match.errors import NotEnoughDataError
+from mentor_match.validation import check_choice
 from ranking.baselines import make_baselines
 from ranking.features import interaction_labels, pair_features
+from ranking.history import mentor_state_at, mentors_as_of
 from ranking.preranker import FIT_MENTEES, Preranker, fit_preranker, nearest_pairs
 from ranking.ranker import Ranker
 from ranking.scorer import Scorer
-from ranking.splits import GroupedSplit
+from ranking.splits import GroupedSplit, grouped_split, time_split
 
 if TYPE_CHECKING:
     from db import Dataset
@@ -50,6 +54,11 @@ TEST_SIZE = 0.2
 VALIDATION_SIZE = 0.1
 """Shares of mentees held out for test and for the ranker's early stopping; evaluation
 (:func:`eval.protocol.split_by_mentee`) splits with the same values."""
+TEST_PERIOD = 0.3
+"""With the time split, the share of the requests (the latest) the test period holds."""
+SPLITS = ("time", "mentee")
+"""``time``: by mentee and by time (:func:`ranking.splits.time_split`), the default;
+``mentee``: by mentee only (:func:`ranking.splits.grouped_split`)."""
 MODEL_NAMES = ("logistic_regression", "random_forest", "xgboost_classifier", "xgboost_ranker")
 RANKER_DEFAULTS: dict[str, Any] = {
     "objective": "rank:pairwise",
@@ -94,6 +103,23 @@ def build_training_pairs(dataset: Dataset) -> pd.DataFrame:
     pairs = interaction_labels(dataset.interactions)
     check_enough_data(pairs)
     return pairs
+
+
+def split_pairs(pairs: pd.DataFrame, how: str = "time", seed: int = 42) -> GroupedSplit:
+    """The train / validation / test split of training and evaluation (one of :data:`SPLITS`).
+
+    ``time``: train and validation mentees' requests before the cut, test mentees' requests
+    from the cut on (the latest :data:`TEST_PERIOD` of the requests); ``mentee``: all of a
+    mentee's pairs in one part. Either way no mentee is in two parts.
+    """
+    check_choice("split", how, "split_pairs", SPLITS)
+    groups = pairs["mentee_id"].to_numpy()
+    if how == "mentee":
+        return grouped_split(groups, test_size=TEST_SIZE, validation_size=VALIDATION_SIZE, seed=seed)
+    return time_split(
+        pairs["created_at"].to_numpy(), groups, test_size=TEST_SIZE,
+        validation_size=VALIDATION_SIZE, test_period=TEST_PERIOD, seed=seed,
+    )
 
 
 def check_enough_data(pairs: pd.DataFrame, where: str = "training") -> None:
@@ -146,25 +172,48 @@ def embed_profiles(
 
 
 def make_pair_frame(
-    dataset: Dataset, pairs: pd.DataFrame, encoder: Encoder | None, cache_dir: Path, progress: bool
+    dataset: Dataset,
+    pairs: pd.DataFrame,
+    encoder: Encoder | None,
+    cache_dir: Path,
+    progress: bool,
+    *,
+    point_in_time: bool = True,
 ) -> pd.DataFrame:
     """Features of the labelled pairs (columns :data:`FEATURES`, aligned with ``pairs``).
 
-    Without an ``encoder`` ``bio_goal_similarity`` is NaN (the models cope with it).
+    With ``point_in_time`` (the default) each pair's mentor aggregates are the ones known
+    at its request (``pairs.created_at``, :func:`ranking.history.mentor_state_at`), so no
+    feature sees the pair's own outcome or a later one; ``False`` reads them as the mentors
+    table holds them now (the leaky view, kept to measure the leak). Without an
+    ``encoder`` ``bio_goal_similarity`` is NaN (the models cope with it).
     """
+    state = None
+    if point_in_time:
+        asked = pd.DataFrame({"mentor_id": pairs["mentor_id"].to_numpy(), "at": pairs["created_at"].to_numpy()},
+                             index=pairs.index)
+        state = mentor_state_at(dataset.interactions, dataset.mentors, asked)
+    ids = pairs[["mentee_id", "mentor_id"]]
     if encoder is None:
-        return pair_features(dataset.mentees, dataset.mentors, pairs[["mentee_id", "mentor_id"]])
+        return pair_features(dataset.mentees, dataset.mentors, ids, mentor_state=state)
     mentees, mentors, mentee_vectors, mentor_vectors = embed_profiles(
         dataset, pairs, encoder, cache_dir, progress
     )
     return pair_features(
         mentees,
         mentors,
-        pairs[["mentee_id", "mentor_id"]],
+        ids,
         mentee_vectors=mentee_vectors,
         mentor_vectors=mentor_vectors,
         vectors_per="profile",
+        mentor_state=state,
     )
+
+
+def serving_mentors(dataset: Dataset) -> pd.DataFrame:
+    """The mentors as a query sees them after every interaction: aggregates as of now
+    (:func:`ranking.history.mentors_as_of`), the same definition training uses per request."""
+    return mentors_as_of(dataset.mentors, dataset.interactions)
 
 
 def distil_preranker(
@@ -182,7 +231,7 @@ def distil_preranker(
     chosen = np.random.default_rng(seed).choice(
         mentee_ids, min(FIT_MENTEES, len(mentee_ids)), replace=False
     )
-    catalogue = dataset.mentors
+    catalogue = serving_mentors(dataset)
     mentors = catalogue[catalogue["active"] & (catalogue["current_mentees"] < catalogue["max_mentees"])]
     mentees = dataset.mentees[dataset.mentees["mentee_id"].isin(chosen)]
     cache = EmbeddingCache(cache_dir)

@@ -40,13 +40,14 @@ import pandas as pd
 from sqlalchemy import Engine, Result, func, select
 
 from db.connection import connect
-from db.loading import load_mentors, validate_frame
+from db.loading import load_interactions, load_mentors, validate_frame
 from db.schema import mentors as mentors_table
 from embeddings import EmbeddingCache, Encoder
 from index import MentorIndex, check_staleness, mentor_content_hashes
 from index.live import LiveIndex, SideIndex
 from mentor_match.errors import StaleArtifactError
 from ranking.features import prepare_mentors
+from ranking.history import mentors_as_of, with_aggregates
 from ranking.models import Ranker
 from retrieval.catalogue import SERVED_FIELDS, Catalogue, eligibility, retired_id
 from retrieval.experiments import Experiment
@@ -107,9 +108,13 @@ class MentorFeed:
     they are applied, so a refresh that fails is repeated in full next time.
     """
 
-    def __init__(self, engine: Engine, mentors: pd.DataFrame, *, overlap: pd.Timedelta = OVERLAP) -> None:
+    def __init__(
+        self, engine: Engine, mentors: pd.DataFrame, *, overlap: pd.Timedelta = OVERLAP,
+        aggregates: pd.DataFrame | None = None,
+    ) -> None:
         self.engine = engine
         self.overlap = overlap
+        self.aggregates = aggregates  # the mentor aggregates as of the load (ranking.history)
         stamps = _stamps(mentors)
         self._updated: dict[int, int] = dict(zip(mentors["mentor_id"].astype(int).tolist(), stamps.tolist(), strict=True))
         self._watermark = mentors["updated_at"].max() if len(mentors) else None
@@ -145,6 +150,8 @@ class MentorFeed:
         watermark = pd.Timestamp(max(stamps)) if stamps else None
         fresh = [r for r, stamp in zip(records, stamps, strict=True) if self._updated.get(int(r.mentor_id)) != stamp]
         frame = validate_frame(mentors_table, pd.DataFrame.from_records(fresh, columns=columns)) if fresh else self._none
+        if self.aggregates is not None and len(frame):
+            frame = with_aggregates(frame, self.aggregates)
         return MentorChanges(frame, removed, watermark)
 
     def commit(self, changes: MentorChanges) -> None:
@@ -281,11 +288,15 @@ def load_live(
     rankers = {variant.name: Ranker.load(variant.ranker_path(artifacts)) for variant in experiment.variants}
     for name, ranker in rankers.items():
         check_compatible(index, ranker, where=f"{artifacts} (variant {name!r})")
-    mentors = load_mentors(engine)
-    active = mentors[mentors["active"]]
+    table = load_mentors(engine)
+    active = table[table["active"]]
     report = check_staleness(index, active)
     if report.stale and strict:
         raise StaleArtifactError(report.message)
+    # The features' mentor aggregates as of now, from the outcomes (as training computes them
+    # per request), not the table's columns; recomputed at each load and reload.
+    mentors = mentors_as_of(table, load_interactions(engine))
+    aggregates = mentors[["mentor_id", "acceptance_rate", "total_mentees", "rating"]]
     lazy = LazyEncoder(index.manifest["encoder"], get_encoder)
     vectors = TextVectors(lazy, EmbeddingCache(artifacts / "cache").snapshot(lazy.identity))
     catalogue = Catalogue.from_frames(mentors, index.ids, DatabaseMentees(engine, vectors))
@@ -293,7 +304,7 @@ def load_live(
     stages = build_stages(
         LiveIndex(index, catalogue.eligible), control, catalogue, control=experiment.control, variants=rankers
     )
-    feed = MentorFeed(engine, mentors)
+    feed = MentorFeed(engine, mentors, aggregates=aggregates)
     if report.stale:
         unserved, rebio = _not_in_index(index, active, vectors)
         if len(unserved):

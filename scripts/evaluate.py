@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipeline-mentees", type=int, default=300,
                         help="held-out mentees in the end-to-end view (default: 300)")
     parser.add_argument("--json", action="store_true", help="print report.json instead of tables")
+    parser.add_argument("--split", choices=("time", "mentee"), default="time",
+                        help="time: train before a cut, test the latest period (default); mentee: by mentee only")
+    parser.add_argument("--aggregates", choices=("as-of", "now"), default="as-of",
+                        help="mentor aggregates as of each request (default), or as the table holds them "
+                             "now (leaky: only to measure the leak)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -45,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             pipeline_mentees=args.pipeline_mentees,
             progress=not args.json and sys.stderr.isatty(),
+            split=args.split,
+            point_in_time=args.aggregates == "as-of",
         )
     except MentorMatchError as exc:
         print(f"evaluate: {exc}", file=sys.stderr)

@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run K-fold cross-validation grouped by mentee (K >= 2)")
     parser.add_argument("--tune", action="store_true", help="small grouped grid search per model first")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--split", choices=("time", "mentee"), default="time",
+                        help="time: train before a cut, test the latest period (default); mentee: by mentee only")
+    parser.add_argument("--aggregates", choices=("as-of", "now"), default="as-of",
+                        help="mentor aggregates as of each request (default), or as the table holds them "
+                             "now (leaky: only to measure the leak)")
     parser.add_argument("--variant", metavar="NAME",
                         help="publish the ranker as A/B variant NAME (DIR/variants/NAME/ranker), not as the control")
     args = parser.parse_args(argv)
@@ -40,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             tune=args.tune,
             progress=sys.stderr.isatty(),
             variant=args.variant,
+            split=args.split,
+            point_in_time=args.aggregates == "as-of",
         )
     except MentorMatchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ from eval.protocol import RECALL_KS, evaluate, headline_tables, pipeline_view, s
 from eval.report import MODEL_NAMES, PLOT_FILES, validate_report
 from index import MentorIndex, build_index_from_db
 from mentor_match.errors import ArtifactError, InvalidParameterError
-from ranking.training import build_training_pairs, make_pair_frame, make_ranker
+from ranking.training import TEST_PERIOD, build_training_pairs, make_pair_frame, make_ranker
 from retrieval import Recommender
 from synthetic import SyntheticWorld, generate_world, write_world
 
@@ -79,7 +79,15 @@ def test_split_never_puts_a_mentee_on_both_sides(evaluated):
     assert all(parts)
     assert not parts[0] & parts[2] and not parts[1] & parts[2] and not parts[0] & parts[1]
     rows = np.concatenate([split.train, split.validation, split.test])
-    assert np.array_equal(np.sort(rows), np.arange(len(pairs)))
+    assert len(np.unique(rows)) == len(rows) and set(rows) <= set(range(len(pairs)))
+    times = pairs["created_at"].to_numpy()  # the default split is by time too: test after train
+    assert times[split.train].max() < times[split.test].min()
+    # The rows in no part are the ones that would test on the past or share a mentee.
+    aside = np.setdiff1d(np.arange(len(pairs)), rows)
+    cut = np.sort(times)[int(len(times) * (1 - TEST_PERIOD))]  # as ranking.splits.time_split cuts
+    in_test = np.isin(mentee[aside], list(parts[2]))
+    in_training = np.isin(mentee[aside], list(parts[0] | parts[1]))
+    assert (times[aside][in_test] < cut).all() and (times[aside][in_training] >= cut).all()
     data = evaluated.report["data"]
     assert data["test_mentees"] == len(parts[2])
     assert data["train_mentees"] == len(parts[0])
@@ -115,6 +123,22 @@ def test_pipeline_oracle_is_one_and_random_is_clearly_lower(evaluated):
     # the small ranker ties scores (the exact NDCG averages over tied orders)
     assert pipeline["ndcg@10"] == pytest.approx(pipeline["ndcg@10_exact"], abs=0.02)
     assert 0.0 < pipeline["coverage"] <= 1.0 and 0.0 <= pipeline["gini"] < 1.0
+
+
+def test_every_model_is_judged_end_to_end_on_the_truth(evaluated):
+    pipeline = evaluated.report["pipeline"]
+    summary = pipeline["models_end_to_end"]
+    assert set(summary) == set(MODEL_NAMES)
+    # The ranker over all eligible pairs is the exact ordering of the view above: same number.
+    assert summary["xgboost_ranker"]["ndcg@10"] == pytest.approx(pipeline["ndcg@10_exact"], abs=1e-9)
+    for name, row in summary.items():
+        low, high = row["ndcg@10_ci"]
+        assert low <= row["ndcg@10"] <= high, name
+        assert pipeline["ndcg@10_random"] < row["ndcg@10"] < 1.0, name
+    lead = {c["b"]: c for c in pipeline["models_end_to_end_comparisons"]}
+    assert set(lead) == set(MODEL_NAMES) - {"xgboost_ranker"}
+    for name, c in lead.items():
+        assert c["mean_diff"] == pytest.approx(summary["xgboost_ranker"]["ndcg@10"] - summary[name]["ndcg@10"])
 
 
 def test_stage1_recall_grows_with_k_and_reaches_one(evaluated):

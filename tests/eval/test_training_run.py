@@ -66,7 +66,7 @@ def test_format_report_lays_out_every_model_and_metric():
         "ranker_path": "artifacts/ranker", "seconds": 3.25,
     }
     lines = format_report(report).splitlines()
-    header = lines.index("MODEL COMPARISON (held-out mentees)") + 1
+    header = lines.index("MODEL COMPARISON (held-out mentees, latest period)") + 1
     assert lines[header].split()[1:] == list(HEADERS)
     for i, name in enumerate(MODEL_NAMES):
         row = lines[header + 2 + i]

@@ -26,6 +26,7 @@ EXPECTED = {
         "mentor_total_mentees": 12, "mentor_load": 0.5, "mentee_level": 2, "experience_gap": 6,
         "experience_compatibility": 1, "mentor_num_domains": 2, "mentor_num_skills": 2,
         "mentee_num_domains": 3, "mentee_num_skills": 1,
+        "mentee_goals_words": 2, "mentee_availability_hours": 0, "mentee_profile_completeness": 1,
     },
     (1, 11): {
         "domain_overlap": 1 / 3, "skill_overlap": 0, "availability_compatibility": 0,
@@ -35,6 +36,7 @@ EXPECTED = {
         "mentor_total_mentees": 0, "mentor_load": 1, "mentee_level": 2, "experience_gap": -2,
         "experience_compatibility": 0, "mentor_num_domains": 1, "mentor_num_skills": 0,
         "mentee_num_domains": 3, "mentee_num_skills": 1,
+        "mentee_goals_words": 2, "mentee_availability_hours": 0, "mentee_profile_completeness": 1,
     },
     (2, 10): {
         "domain_overlap": 0, "skill_overlap": 2 / 3, "availability_compatibility": 0,
@@ -44,6 +46,7 @@ EXPECTED = {
         "mentor_total_mentees": 12, "mentor_load": 0.5, "mentee_level": 0, "experience_gap": 10,
         "experience_compatibility": 1, "mentor_num_domains": 2, "mentor_num_skills": 2,
         "mentee_num_domains": 0, "mentee_num_skills": 3,
+        "mentee_goals_words": 4, "mentee_availability_hours": 0, "mentee_profile_completeness": 3 / 7,
     },
     (2, 11): {
         "domain_overlap": 0, "skill_overlap": 0, "availability_compatibility": 0,
@@ -53,6 +56,7 @@ EXPECTED = {
         "mentor_total_mentees": 0, "mentor_load": 1, "mentee_level": 0, "experience_gap": 2,
         "experience_compatibility": 0.4, "mentor_num_domains": 1, "mentor_num_skills": 0,
         "mentee_num_domains": 0, "mentee_num_skills": 3,
+        "mentee_goals_words": 4, "mentee_availability_hours": 0, "mentee_profile_completeness": 3 / 7,
     },
     (3, 11): {
         "domain_overlap": 1, "skill_overlap": 0, "availability_compatibility": 1,
@@ -62,6 +66,7 @@ EXPECTED = {
         "mentor_total_mentees": 0, "mentor_load": 1, "mentee_level": 4, "experience_gap": -10,
         "experience_compatibility": 0, "mentor_num_domains": 1, "mentor_num_skills": 0,
         "mentee_num_domains": 1, "mentee_num_skills": 0,
+        "mentee_goals_words": 2, "mentee_availability_hours": 0, "mentee_profile_completeness": 6 / 7,
     },
 }
 
