@@ -159,8 +159,8 @@ def with_aggregates(mentors: pd.DataFrame, aggregates: pd.DataFrame) -> pd.DataF
     ...     "total_mentees": [50, 50], "rating": [4.9, 4.9]})
     >>> known = pd.DataFrame({"mentor_id": [1], "acceptance_rate": [0.6], "total_mentees": [3],
     ...     "rating": [4.0]})
-    >>> with_aggregates(table, known)[["acceptance_rate", "total_mentees", "rating"]].to_numpy().tolist()
-    [[0.6, 3, 4.0], [0.5, 0, nan]]
+    >>> with_aggregates(table, known)[["acceptance_rate", "total_mentees", "rating"]].to_dict("list")
+    {'acceptance_rate': [0.6, 0.5], 'total_mentees': [3, 0], 'rating': [4.0, nan]}
     """
     held = aggregates.set_index("mentor_id")
     ids = mentors["mentor_id"]

@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from db.connection import transaction
 from db.engine import get_engine
-from db.loading import create_schema, load_mentors, validate_frame
+from db.loading import create_schema, load_interactions, load_mentors, validate_frame
 from db.schema import mentees as mentees_table
 from db.schema import mentors as mentors_table
 from db.writing import frame_records
@@ -39,6 +39,7 @@ from eval.benchmark.config import BenchmarkConfig, K
 from eval.benchmark.measure import build_like_operator
 from eval.benchmark.stages import recommender_over
 from eval.benchmark.timing import percentile, single_threaded, timed
+from ranking.history import mentors_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,9 @@ def measure_refresh(base: BaseWorld, config: BenchmarkConfig, encoder, artifacts
         started = time.perf_counter()
         live = Recommender.load(served, db_url, encoder=encoder, refresh_interval=None, log=False)
         load_s = time.perf_counter() - started
-        static = recommender_over(index, base.ranker, written, base.mentees, base.goal_vectors, encoder)
+        # The frames as load_live serves them: mentor aggregates as of now, from the outcomes.
+        as_served = mentors_as_of(written, load_interactions(engine))
+        static = recommender_over(index, base.ranker, as_served, base.mentees, base.goal_vectors, encoder)
         mentee_ids = base.mentees["mentee_id"].to_numpy()
         queries = rng.choice(mentee_ids, config.queries, replace=config.queries > len(mentee_ids))
         with single_threaded(base.ranker):
