@@ -1,11 +1,12 @@
 """Model comparison behind ``scripts/train.py``: the four models judged, tuned, cross-validated.
 
 The models are fitted by :mod:`ranking.training`; here they are judged on held-out mentees
-in two views: classification (accuracy, precision, recall, F1, ROC-AUC, GAUC) and ranking
-(NDCG@5/10 per mentee over the mentee's observed interactions with graded relevance; every
-test mentee counts, see :mod:`eval.metrics`). The ranker's 0/1 decision is its calibrated
-score >= 0.5 (:class:`ranking.training.TrainedModels`); ROC-AUC, GAUC and NDCG use the raw
-score. Tuning is a small grid search per model on the training mentees, folds grouped by
+in two views: classification (accuracy, precision, recall, F1 at each model's threshold,
+ROC-AUC, average precision, GAUC) and ranking (NDCG@5/10 per mentee over the mentee's
+observed interactions with graded relevance; every test mentee counts, see
+:mod:`eval.metrics`). A 0/1 decision is a probability (the ranker's calibrated score) at or
+above the model's F1-optimal threshold on validation (:class:`ranking.training.TrainedModels`);
+ROC-AUC, average precision, GAUC and NDCG use the raw score. Tuning is a small grid search per model on the training mentees, folds grouped by
 mentee; cross-validation refits everything per fold.
 """
 
@@ -24,11 +25,19 @@ from mentor_match.errors import InvalidParameterError, NotEnoughDataError
 from ranking.baselines import make_baselines
 from ranking.scorer import Scorer
 from ranking.splits import GroupedSplit, grouped_folds, grouped_split
-from ranking.training import MODEL_NAMES, NOT_ENOUGH_FIX, TrainedModels, make_ranker, train_models
+from ranking.training import (
+    DEFAULT_THRESHOLD,
+    MODEL_NAMES,
+    NOT_ENOUGH_FIX,
+    TrainedModels,
+    make_ranker,
+    train_models,
+)
 
 __all__ = ["METRICS", "TUNE_FOLDS", "TUNE_GRIDS", "cross_validate", "evaluate_models", "tune_models"]
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "gauc", "ndcg@5", "ndcg@10")
+METRICS = ("accuracy", "precision", "recall", "f1", "threshold", "roc_auc", "average_precision", "gauc",
+           "ndcg@5", "ndcg@10")
 TUNE_FOLDS = 3
 TUNE_GRIDS: dict[str, dict[str, list]] = {
     "logistic_regression": {"C": [0.01, 0.1, 1.0, 10.0]},
@@ -60,7 +69,8 @@ def evaluate_models(
     out = {}
     for name in MODEL_NAMES:
         scores = trained.scores(name, Xt)
-        metrics = classification_metrics(label, trained.predictions(name, Xt, scores), scores)
+        metrics = classification_metrics(label, trained.predictions(name, scores), scores)
+        metrics["threshold"] = trained.thresholds.get(name, DEFAULT_THRESHOLD)
         try:
             metrics["gauc"] = gauc(label, scores, mentee)
         except InvalidParameterError:  # no held-out mentee with both outcomes

@@ -394,6 +394,7 @@ def evaluate(
             "validation_mentees": int(len(np.unique(groups[parts.validation]))),
             "test_mentees": int(len(test_mentees)),
             "test_pairs": int(len(parts.test)),
+            "test_base_rate": float(pairs["label"].to_numpy()[parts.test].mean()),
             "split": split,
             "point_in_time": point_in_time,
         },
@@ -439,7 +440,8 @@ def headline_tables(report: dict[str, Any]) -> str:
     models["ndcg@10_ci"] = models["ndcg@10_ci"].map(
         lambda ci: "n/a" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
     )
-    models = models[[*numbers[:8], "ndcg@10_ci", *numbers[8:]]]
+    cut = len(CLASSIFICATION_KEYS) + 2  # the interval goes after ndcg@10
+    models = models[[*numbers[:cut], "ndcg@10_ci", *numbers[cut:]]]
     pipeline = report["pipeline"]
     orderings = pd.Series(
         {name: pipeline[f"ndcg@10{suffix}"] for suffix, name in ORDERINGS.items()},
@@ -449,7 +451,8 @@ def headline_tables(report: dict[str, Any]) -> str:
     data = report["data"]
     lines = [
         f"{data['mentors']} mentors, {data['mentees']} mentees, {data['interactions']} "
-        f"interactions; {data['test_mentees']} held-out mentees ({data['test_pairs']} pairs).",
+        f"interactions; {data['test_mentees']} held-out mentees ({data['test_pairs']} pairs"
+        + (f", base rate {data['test_base_rate']:.1%} successful)." if "test_base_rate" in data else ")."),
         "",
         "Classification and ranking views (held-out mentees):",
         models.to_string(float_format=lambda v: f"{v:.3f}", na_rep="n/a"),

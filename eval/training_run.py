@@ -24,6 +24,7 @@ from eval.comparison import METRICS, cross_validate, evaluate_models, tune_model
 from mentor_match.text import format_table
 from mentor_match.validation import check_int
 from ranking.training import (
+    DEFAULT_THRESHOLD,
     MODEL_NAMES,
     build_training_pairs,
     distil_preranker,
@@ -49,7 +50,7 @@ LABELS = {
     "xgboost_classifier": "XGBoost Classifier",
     "xgboost_ranker": "XGBoost Ranker",
 }
-HEADERS = ("Accuracy", "Precision", "Recall", "F1", "ROC-AUC", "GAUC", "NDCG@5", "NDCG@10")
+HEADERS = ("Accuracy", "Precision", "Recall", "F1", "Threshold", "ROC-AUC", "AP", "GAUC", "NDCG@5", "NDCG@10")
 """Column titles of :data:`eval.comparison.METRICS`, in its order."""
 
 
@@ -70,7 +71,8 @@ def run_training(
     """Load the data, train and evaluate the four models, publish the ranker.
 
     Returns a json-able dict: train_pairs, validation_pairs, test_pairs, train_mentees,
-    test_mentees, usable_groups {train, validation, test}, models {name: METRICS},
+    test_mentees, test_base_rate (share of successful test pairs), usable_groups {train,
+    validation, test}, models {name: METRICS}, split, point_in_time,
     best_model (by NDCG@10), feature_importance {feature: share of total gain},
     ranker_path, seed, seconds, preranker (its weights and fit, see
     :mod:`ranking.preranker`); ``tuned`` with ``tune``; ``cv`` with ``cv >= 2`` (0: off).
@@ -114,6 +116,7 @@ def run_training(
             part: usable_groups(pairs["relevance"].to_numpy()[rows], groups[rows])
             for part, rows in (("train", split.train), ("validation", split.validation), ("test", split.test))
         },
+        "test_base_rate": float(pairs["label"].to_numpy()[split.test].mean()),
         "seed": seed,
         "split": how,
         "point_in_time": point_in_time,
@@ -159,6 +162,7 @@ def run_training(
         "calibration": {
             "coef": float(trained.calibration.coef_[0, 0]),
             "intercept": float(trained.calibration.intercept_[0]),
+            "threshold": trained.thresholds.get("xgboost_ranker", DEFAULT_THRESHOLD),
         },
         "metrics": report["models"]["xgboost_ranker"],
         "preranker": preranker.to_dict(),
@@ -167,6 +171,14 @@ def run_training(
     report["ranker_path"] = str(publish_ranker(ranker, publish_to, metadata=metadata, importance=importance))
     report["seconds"] = round(time.perf_counter() - started, 2)
     return report
+
+
+def _base_rate_line(base_rate: float | None) -> str:
+    """What accuracy is worth here: the test pairs' base rate and the always-no accuracy."""
+    if base_rate is None:
+        return "Decision thresholds: F1-optimal on validation; AP is average precision (PR-AUC)."
+    return (f"Base rate {base_rate:.1%} successful: predicting no for every pair has accuracy "
+            f"{1 - base_rate:.4f}. Thresholds: F1-optimal on validation; AP: average precision.")
 
 
 def format_report(report: TrainingReport) -> str:
@@ -178,8 +190,8 @@ def format_report(report: TrainingReport) -> str:
     ...     "models": dict.fromkeys(MODEL_NAMES, row), "best_model": "xgboost_ranker",
     ...     "feature_importance": {"domain_overlap": 0.4}, "ranker_path": "artifacts/ranker",
     ...     "seconds": 1.0}
-    >>> print(format_report(report).splitlines()[5])
-    Model                Accuracy  Precision  Recall      F1  ROC-AUC    GAUC  NDCG@5  NDCG@10
+    >>> print(format_report(report).splitlines()[6])
+    Model                Accuracy  Precision  Recall      F1  Threshold  ROC-AUC      AP    GAUC  NDCG@5  NDCG@10
     """
     lines = [
         f"Training set: {report['train_pairs']} pairs ({report['train_mentees']} mentees), "
@@ -190,6 +202,7 @@ def format_report(report: TrainingReport) -> str:
         + ", ".join(f"{k} {v}" for k, v in report["usable_groups"].items()),
         "",
         "MODEL COMPARISON (held-out mentees" + (", latest period)" if report.get("split", "time") == "time" else ")"),
+        _base_rate_line(report.get("test_base_rate")),
         format_table(
             ["Model", *HEADERS],
             [[LABELS[name], *(f"{report['models'][name][m]:.4f}" for m in METRICS)] for name in MODEL_NAMES],

@@ -11,8 +11,10 @@ baselines as the original guide trains them (:mod:`ranking.baselines`) and the X
 (:mod:`ranking.scorer`).
 
 The ranker has no probability. For a 0/1 decision its score is calibrated with a
-one-feature logistic regression fitted on the validation split (Platt scaling) and
-thresholded at 0.5, like the classifiers' probabilities. Judging the models (comparison
+one-feature logistic regression fitted on the validation split (Platt scaling). Every
+model's probability is then cut at the threshold that maximises F1 on the validation split
+(:func:`choose_threshold`), not at 0.5, which at a low base rate predicts no positive at
+all. Judging the models (comparison
 on held-out mentees, tuning, cross-validation) belongs to evaluation
 (:mod:`eval.comparison`); the whole run, from the database to the published ranker, is
 :func:`eval.training_run.run_training`.
@@ -23,13 +25,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_curve
 from tqdm.auto import tqdm
 
 from mentor_match.artifacts import publish_folder
@@ -68,6 +71,8 @@ RANKER_DEFAULTS: dict[str, Any] = {
 }
 """Shallow trees at a small step: deeper ones overfit the small per-mentee groups (the
 measurements are in docs/decisions.md)."""
+DEFAULT_THRESHOLD = 0.5
+"""The decision threshold where validation cannot choose one (a single class there)."""
 NOT_ENOUGH_FIX = (
     "Generate more data (python scripts/generate_synthetic_data.py with more mentees or "
     "interactions per mentee) or collect more interaction outcomes."
@@ -76,21 +81,28 @@ NOT_ENOUGH_FIX = (
 
 @dataclass
 class TrainedModels:
-    """The four fitted models of one split, plus the ranker's score calibration."""
+    """The four fitted models of one split, the ranker's score calibration, and each model's
+    decision threshold on its probability (:func:`choose_threshold`, on validation)."""
 
     models: dict[str, Scorer]
     calibration: LogisticRegression
+    thresholds: dict[str, float] = field(default_factory=dict)
 
     def scores(self, name: str, X: pd.DataFrame) -> np.ndarray:
         """The model's score of each pair: a probability, or the ranker's raw score."""
         return self.models[name].predict(X)
 
-    def predictions(self, name: str, X: pd.DataFrame, scores: np.ndarray) -> np.ndarray:
-        """0/1 predictions: probability >= 0.5 (the ranker's through its calibration)."""
-        model = self.models[name]
-        if isinstance(model, Ranker):
-            return (self.calibration.predict_proba(scores[:, None])[:, 1] >= 0.5).astype(int)
-        return model.predict_label(X)
+    def probabilities(self, name: str, scores: np.ndarray) -> np.ndarray:
+        """P(successful match) from the model's ``scores``: the classifiers' own, the
+        ranker's through its calibration."""
+        if isinstance(self.models[name], Ranker):
+            return self.calibration.predict_proba(np.asarray(scores)[:, None])[:, 1]
+        return np.asarray(scores, dtype=np.float64)
+
+    def predictions(self, name: str, scores: np.ndarray) -> np.ndarray:
+        """0/1 predictions: probability >= the model's threshold (0.5 where none was chosen)."""
+        threshold = self.thresholds.get(name, DEFAULT_THRESHOLD)
+        return (self.probabilities(name, scores) >= threshold).astype(int)
 
 
 # ---------------------------------------------------------------------------- data
@@ -281,7 +293,36 @@ def train_models(
         else:
             model.fit(X.iloc[train], y[train])
     calibration = _calibrate(models["xgboost_ranker"], X, y, valid if _two_classes(y[valid]) else train)
-    return TrainedModels(models, calibration)
+    trained = TrainedModels(models, calibration)
+    if _two_classes(y[valid]):
+        X_valid = X.iloc[valid]
+        trained.thresholds = {
+            name: choose_threshold(y[valid], trained.probabilities(name, trained.scores(name, X_valid)))
+            for name in MODEL_NAMES
+        }
+    else:
+        logger.warning("The validation pairs hold one class: every decision threshold stays at %s.",
+                       DEFAULT_THRESHOLD)
+    return trained
+
+
+def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """The F1-optimal decision threshold: the probability at which predicting "successful"
+    for every pair at or above it gives the best F1 on these (validation) pairs.
+
+    A fixed 0.5 means nothing at a low base rate: a calibrated model then rarely reaches
+    0.5 and predicts no positive at all. Ties in F1 take the highest threshold (fewer
+    positives); the candidates are scikit-learn's ``precision_recall_curve`` thresholds.
+
+    >>> choose_threshold(np.array([0, 0, 1, 1, 0]), np.array([0.1, 0.2, 0.3, 0.4, 0.35]))
+    0.3
+    """
+    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
+    # The last (precision 1, recall 0) point has no threshold.
+    f1 = np.divide(2 * precision[:-1] * recall[:-1], precision[:-1] + recall[:-1],
+                   out=np.zeros(len(thresholds)), where=(precision[:-1] + recall[:-1]) > 0)
+    best = np.flatnonzero(f1 == f1.max())[-1]
+    return float(thresholds[best])
 
 
 def make_ranker(seed: int = 42, *, n_jobs: int | None = None, **params: Any) -> Ranker:

@@ -2,12 +2,15 @@
 
 Rows are scored as one pool, not per query: this is the view in which a model separates
 good matches from the rest; the ranking metrics of :mod:`eval.metrics` judge the order.
+Accuracy alone misleads at a low base rate (predicting "no" everywhere scores 1 - base
+rate), so the base rate comes with it, and average precision (the area under the
+precision-recall curve, scikit-learn's step-wise definition) beside ROC-AUC.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, recall_score
 
 from eval.metrics.auc import roc_auc
 from eval.metrics.ranked import ArrayLike, as_1d
@@ -19,14 +22,16 @@ __all__ = ["classification_metrics"]
 def classification_metrics(
     y_true: ArrayLike, y_pred: ArrayLike, y_score: ArrayLike
 ) -> dict[str, float]:
-    """Accuracy, precision, recall, F1 (of the positive class, 1) and ROC-AUC of a classifier.
+    """Accuracy, precision, recall, F1 (of the positive class, 1), ROC-AUC, average precision
+    and the base rate (share of positives) of a classifier.
 
     ``y_true`` and ``y_pred`` are 0/1 labels; ``y_score`` the positive-class score used for
-    ROC-AUC. Precision and recall are 0 (not an error) when nothing is predicted positive.
+    ROC-AUC and average precision. Precision and recall are 0 (not an error) when nothing is
+    predicted positive.
 
     >>> scores = classification_metrics([1, 0, 1, 0], [1, 1, 0, 0], [0.9, 0.8, 0.4, 0.1])
     >>> {name: round(value, 3) for name, value in scores.items()}
-    {'accuracy': 0.5, 'precision': 0.5, 'recall': 0.5, 'f1': 0.5, 'roc_auc': 0.75}
+    {'accuracy': 0.5, 'precision': 0.5, 'recall': 0.5, 'f1': 0.5, 'roc_auc': 0.75, 'average_precision': 0.833, 'base_rate': 0.5}
     """
     func = "classification_metrics"
     labels = as_1d(y_true, "y_true", func)
@@ -50,4 +55,6 @@ def classification_metrics(
         "recall": float(recall_score(labels_int, predicted_int, zero_division=0)),
         "f1": float(f1_score(labels_int, predicted_int, zero_division=0)),
         "roc_auc": roc_auc(labels, scores, threshold=0.5),
+        "average_precision": float(average_precision_score(labels_int, scores)),
+        "base_rate": float(labels_int.mean()),
     }

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 MODEL_NAMES = ("logistic_regression", "random_forest", "xgboost_classifier", "xgboost_ranker")
-CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "gauc")
+CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "threshold", "roc_auc", "average_precision", "gauc")
 RANKING_KEYS = ("ndcg@5", "ndcg@10", "map@10", "mrr", "ndcg@10_ci")
 PIPELINE_ROWS = {
     "ndcg@10_oracle": "oracle (ground-truth order; upper bound)",

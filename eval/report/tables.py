@@ -96,6 +96,15 @@ def _stage1_recall_table(pipeline: Mapping[str, Any]) -> Table:
     return Table("Stage-1 recall", headers, rows)
 
 
+def _base_rate_note(base_rate: Any) -> str:
+    """How to read accuracy and the thresholds (with the base rate where the report has it)."""
+    note = "Each model decides at its F1-optimal threshold on validation; average precision is the PR-AUC."
+    if base_rate is None:
+        return note
+    return (f"Base rate {float(base_rate):.1%} successful: predicting no for every pair scores "
+            f"accuracy {1 - float(base_rate):.3f}. {note}")
+
+
 def report_tables(report: Mapping[str, Any]) -> list[Table]:
     """The tables of a validated report, in page order (the comparison only if it has one)."""
     data, models, pipeline = report["data"], report["models"], report["pipeline"]
@@ -108,8 +117,9 @@ def report_tables(report: Mapping[str, Any]) -> list[Table]:
         ),
         Table(
             "Classification view (held-out pairs)",
-            ["model", "accuracy", "precision", "recall", "F1", "ROC-AUC", "GAUC"],
+            ["model", "accuracy", "precision", "recall", "F1", "threshold", "ROC-AUC", "average precision", "GAUC"],
             [[m] + [format_metric(models[m].get(k)) for k in CLASSIFICATION_KEYS] for m in order],
+            note=_base_rate_note(data.get("test_base_rate")),
         ),
         Table(
             "Ranking view (per held-out mentee, graded relevance)",

@@ -66,7 +66,7 @@ def report_and_curves(held_out):
         prob = 1.0 / (1.0 + np.exp(-(score - 1.5)))
         models[model] = (
             classification_metrics(y_true > 1, prob > 0.5, prob)
-            | {"gauc": gauc(y_true > 1, score, groups)}
+            | {"gauc": gauc(y_true > 1, score, groups), "threshold": 0.5}
             | ranking_summary(y_true, score, groups, n_boot=200)
         )
     models["xgboost_ranker"]["accuracy"] = float("nan")  # not applicable -> null

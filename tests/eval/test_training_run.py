@@ -65,8 +65,10 @@ def test_format_report_lays_out_every_model_and_metric():
         "feature_importance": {"domain_overlap": 0.4, "mentor_rating": 0.2},
         "ranker_path": "artifacts/ranker", "seconds": 3.25,
     }
-    lines = format_report(report).splitlines()
-    header = lines.index("MODEL COMPARISON (held-out mentees, latest period)") + 1
+    lines = format_report(report | {"test_base_rate": 0.25}).splitlines()
+    title = lines.index("MODEL COMPARISON (held-out mentees, latest period)")
+    assert lines[title + 1].startswith("Base rate 25.0% successful: predicting no for every pair has accuracy 0.7500.")
+    header = title + 2
     assert lines[header].split()[1:] == list(HEADERS)
     for i, name in enumerate(MODEL_NAMES):
         row = lines[header + 2 + i]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
 from db import Dataset
 from mentor_match.errors import NotEnoughDataError
@@ -15,6 +16,7 @@ from ranking.splits import grouped_split
 from ranking.training import (
     MODEL_NAMES,
     build_training_pairs,
+    choose_threshold,
     make_pair_frame,
     make_ranker,
     train_models,
@@ -70,11 +72,41 @@ def test_train_models_fits_four_scorers_on_the_training_mentees_only(world):
         assert isinstance(trained.models[name], ClassifierScorer)
         scores = trained.scores(name, test)
         assert ((scores >= 0) & (scores <= 1)).all(), name
-        labels = trained.predictions(name, test, scores)
-        np.testing.assert_array_equal(labels, trained.models[name].predict_label(test))
+        np.testing.assert_array_equal(trained.probabilities(name, scores), scores)
+        labels = trained.predictions(name, scores)
+        np.testing.assert_array_equal(labels, scores >= trained.thresholds[name])
     scores = trained.scores("xgboost_ranker", test)
     calibrated = trained.calibration.predict_proba(scores[:, None])[:, 1]
-    np.testing.assert_array_equal(trained.predictions("xgboost_ranker", test, scores), calibrated >= 0.5)
+    np.testing.assert_array_equal(
+        trained.predictions("xgboost_ranker", scores), calibrated >= trained.thresholds["xgboost_ranker"]
+    )
+
+
+def test_each_threshold_is_the_f1_optimal_one_on_validation(world):
+    dataset = _dataset(world.interactions, world)
+    pairs = build_training_pairs(dataset)
+    X = make_pair_frame(dataset, pairs, None, None, False)
+    split = grouped_split(pairs["mentee_id"].to_numpy(), seed=0)
+    trained = train_models(X, pairs, split, seed=0, params=SMALL, n_jobs=1)
+    y = pairs["label"].to_numpy()[split.validation]
+    assert set(trained.thresholds) == set(MODEL_NAMES)
+    for name in MODEL_NAMES:
+        p = trained.probabilities(name, trained.scores(name, X.iloc[split.validation]))
+        # Brute force: F1 of "p >= t" for every distinct probability t; none beats the chosen one.
+        best = max(f1_score(y, p >= t, zero_division=0) for t in np.unique(p))
+        chosen = f1_score(y, p >= trained.thresholds[name], zero_division=0)
+        assert chosen == pytest.approx(best), name
+        assert trained.thresholds[name] in set(p.tolist()), name
+
+
+def test_choose_threshold_beats_one_half_at_a_low_base_rate():
+    rng = np.random.default_rng(0)
+    y = (rng.random(5000) < 0.1).astype(int)  # 10% positives
+    p = np.clip(0.1 + 0.25 * (y - 0.1) + rng.normal(0, 0.08, len(y)), 0, 1)  # calibrated-ish, all below 0.5
+    assert (p >= 0.5).sum() < 10  # the fixed threshold predicts (almost) no positive
+    threshold = choose_threshold(y, p)
+    assert 0.1 < threshold < 0.5
+    assert f1_score(y, p >= threshold) > 0.5 > f1_score(y, p >= 0.5, zero_division=0)
 
 
 def test_make_ranker_lets_parameters_override_the_defaults():
