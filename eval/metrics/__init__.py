@@ -50,6 +50,7 @@ from eval.metrics.binary import (
     recall_per_query,
     reciprocal_rank_per_query,
 )
+from eval.metrics.calibration import ReliabilityCurve, expected_calibration_error, reliability_curve
 from eval.metrics.classification import classification_metrics
 from eval.metrics.ndcg import ndcg_at_k, ndcg_at_ks_per_query, ndcg_per_query
 from eval.metrics.ranked import ArrayLike
@@ -71,4 +72,7 @@ __all__ = [
     "recall_per_query",
     "reciprocal_rank_per_query",
     "roc_auc",
+    "ReliabilityCurve",
+    "expected_calibration_error",
+    "reliability_curve",
 ]
