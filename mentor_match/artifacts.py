@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mentor_match.errors import ArtifactError
+from mentor_match.validation import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -210,13 +212,18 @@ def _check_file(folder: Path, name: str, meta: Mapping[str, Any], fix: str) -> N
         )
 
 
-def publish_folder(artifacts_dir: str | Path, name: str, write: Callable[[Path], None]) -> Path:
+def publish_folder(
+    artifacts_dir: str | Path, name: str, write: Callable[[Path], None], *, keep: int = 2
+) -> Path:
     """Have ``write(folder)`` fill and verify a new folder, then make it ``artifacts/name``.
 
     ``write`` raising anything (disk full, a failed read-back) removes the half-written
-    folder and re-raises; the previous version stays live. The previous version is kept
-    for rollback, older ones are removed. Returns the link ``artifacts/name``.
+    folder and re-raises; the previous version stays live. ``keep`` versions are kept: the
+    new one, the one it replaced (for rollback, when ``keep >= 2``) and the newest others
+    (:func:`published_versions` order); older ones are removed. The default keeps the new
+    and the previous version. Returns the link ``artifacts/name``.
     """
+    check_int("keep", keep, "publish_folder")
     artifacts = Path(artifacts_dir)
     try:
         artifacts.mkdir(parents=True, exist_ok=True)
@@ -236,13 +243,13 @@ def publish_folder(artifacts_dir: str | Path, name: str, write: Callable[[Path],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     link = artifacts / name
-    previous = _swap_link(link, version.name)
-    _prune(artifacts, name, keep={version.name, previous})
+    previous = swap_link(link, version.name)
+    _prune(artifacts, name, version.name, previous, keep)
     logger.info("published %s -> %s", link, version.name)
     return link
 
 
-def _swap_link(link: Path, target: str) -> str | None:
+def swap_link(link: Path, target: str) -> str | None:
     """Point ``link`` at ``target`` (a sibling name) atomically; returns the old target."""
     previous = None
     if link.is_symlink():
@@ -261,11 +268,42 @@ def _swap_link(link: Path, target: str) -> str | None:
     return previous
 
 
-def _prune(artifacts: Path, name: str, keep: set) -> None:
-    """Remove old published versions and leftover temporary folders of killed builds."""
+def published_versions(artifacts_dir: str | Path, name: str) -> list[Path]:
+    """The published version folders of ``artifacts/name``, oldest first.
+
+    A version is ``.<name>-<UTC stamp>-<id>`` (what :func:`publish_folder` writes) or
+    ``.<name>-legacy-<id>`` (a plain folder of an older layout, moved aside once; oldest).
+    Ordered by the stamp, then by the folder's modification time (two builds in one second).
+
+    >>> import tempfile
+    >>> artifacts = Path(tempfile.mkdtemp())
+    >>> for folder in (".ranker-20260102T000000-aa", ".ranker-20260101T000000-bb", ".ranker-tmp-x"):
+    ...     (artifacts / folder).mkdir()
+    >>> [p.name for p in published_versions(artifacts, "ranker")]
+    ['.ranker-20260101T000000-bb', '.ranker-20260102T000000-aa']
+    """
+    artifacts = Path(artifacts_dir)
+    pattern = re.compile(rf"\.{re.escape(name)}-(legacy|\d{{8}}T\d{{6}})-[0-9a-f]+")
+    found = []
+    for path in artifacts.glob(f".{name}-*"):
+        match = pattern.fullmatch(path.name)
+        if match and path.is_dir() and not path.is_symlink():
+            stamp = "" if match.group(1) == "legacy" else match.group(1)
+            found.append((stamp, path.stat().st_mtime_ns, path.name, path))
+    return [entry[-1] for entry in sorted(found)]
+
+
+def _prune(artifacts: Path, name: str, current: str, previous: str | None, keep: int) -> None:
+    """Keep ``keep`` versions: the current, the previous (``keep >= 2``; its place stays
+    empty when there is none) and the newest others; remove the rest and leftover temporary
+    folders of killed builds."""
+    kept = {current} | ({previous} if keep >= 2 and previous is not None else set())
+    others = [p.name for p in published_versions(artifacts, name) if p.name not in kept]
+    if keep > 2:
+        kept.update(others[-(keep - 2):])  # oldest first: the newest are at the end
     now = time.time()
     for path in artifacts.glob(f".{name}-*"):
-        if path.name in keep or path.is_symlink() or not path.is_dir():
+        if path.name in kept or path.is_symlink() or not path.is_dir():
             continue
         if path.name.startswith(f".{name}-tmp-") and now - path.stat().st_mtime < STALE_TMP_SECONDS:
             continue

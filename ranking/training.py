@@ -341,13 +341,15 @@ def publish_ranker(
     *,
     metadata: dict[str, Any] | None = None,
     importance: pd.Series | None = None,
+    keep: int = 2,
 ) -> Path:
     """Save ``ranker`` (and its gain table) as ``artifacts/ranker``, atomically.
 
     The folder is written under a temporary name, read back, renamed to a versioned name,
     and ``artifacts/ranker`` (a symbolic link) is swapped to it in one rename; a reader
-    never sees half a ranker and a failure leaves the previous one in place. The previous
-    version is kept for rollback; older ones are removed.
+    never sees half a ranker and a failure leaves the previous one in place. ``keep``
+    versions are kept (the new one and the previous one by default, for rollback; see
+    :func:`mentor_match.artifacts.publish_folder`); older ones are removed.
     """
 
     def write(folder: Path) -> None:
@@ -356,7 +358,7 @@ def publish_ranker(
             _write_importance(folder, importance)
         Ranker.load(folder)  # what was written reads back, checksums and all
 
-    return publish_folder(artifacts, "ranker", write)
+    return publish_folder(artifacts, "ranker", write, keep=keep)
 
 
 # ---------------------------------------------------------------------------- helpers
