@@ -10,7 +10,13 @@ precision-recall curve, scikit-learn's step-wise definition) beside ROC-AUC.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 
 from eval.metrics.auc import roc_auc
 from eval.metrics.ranked import ArrayLike, as_1d
