@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from db import get_engine
+from eval.comparison import METRICS
 from synthetic import generate_world, write_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,8 +43,10 @@ def test_train_prints_the_comparison_and_json(sqlite_url, tmp_path):
         "logistic_regression", "random_forest", "xgboost_classifier", "xgboost_ranker"
     }
     assert set(report["models"]["xgboost_ranker"]) == {
-        "accuracy", "precision", "recall", "f1", "roc_auc", "gauc", "ndcg@5", "ndcg@10"
+        "accuracy", "precision", "recall", "f1", "threshold", "roc_auc", "average_precision", "gauc",
+        "ndcg@5", "ndcg@10",
     }
+    assert 0 < report["test_base_rate"] < 1
     assert report["train_pairs"] > report["test_pairs"] > 0
     assert (artifacts / "ranker" / "manifest.json").is_file()
 
@@ -55,7 +58,7 @@ def test_train_prints_the_comparison_and_json(sqlite_url, tmp_path):
     ranker_row = next(line for line in table.stdout.splitlines() if line.startswith("XGBoost Ranker"))
     assert ranker_row.split()[2:] == [  # same seed, same models: the JSON's numbers, to the digit
         f"{report['models']['xgboost_ranker'][m]:.4f}"
-        for m in ("accuracy", "precision", "recall", "f1", "roc_auc", "gauc", "ndcg@5", "ndcg@10")
+        for m in METRICS
     ]
 
 
