@@ -169,5 +169,33 @@ def report_tables(report: Mapping[str, Any]) -> list[Table]:
             ],
         )
     )
+    every = _every_model_table(pipeline)
+    if every is not None:
+        tables.append(every)
     tables.append(_stage1_recall_table(pipeline))
     return tables
+
+
+def _every_model_table(pipeline: Mapping[str, Any]) -> Table | None:
+    """Each model over all eligible mentors against the truth, with the ranker's paired lead
+    (absent from reports written before every model was judged end to end)."""
+    summary = pipeline.get("models_end_to_end")
+    if not summary:
+        return None
+    lead = {c["b"]: c for c in pipeline.get("models_end_to_end_comparisons") or []}
+    rows = []
+    for name in _model_order(summary):
+        row = summary[name]
+        c = lead.get(name)
+        rows.append([
+            name, format_metric(row["ndcg@10"]), format_interval(row["ndcg@10_ci"]),
+            "" if c is None else format_metric(c["mean_diff"]),
+            "" if c is None else format_interval([c["ci_low"], c["ci_high"]]),
+            "" if c is None else format_p_value(c["p_value"]),
+        ])
+    return Table(
+        "Every model end to end (all eligible mentors, synthetic ground truth)",
+        ["model", "NDCG@10", "95% CI", "ranker minus model", "95% CI", "p-value"],
+        rows,
+        note="Each model scores the same eligible pairs with the same features; paired bootstrap over mentees.",
+    )

@@ -139,6 +139,12 @@ def test_every_model_is_judged_end_to_end_on_the_truth(evaluated):
     assert set(lead) == set(MODEL_NAMES) - {"xgboost_ranker"}
     for name, c in lead.items():
         assert c["mean_diff"] == pytest.approx(summary["xgboost_ranker"]["ndcg@10"] - summary[name]["ndcg@10"])
+    # The report pages carry the same numbers, one row per model.
+    md = (evaluated.report_dir / "report.md").read_text()
+    table = md.split("## Every model end to end")[1].split("\n## ")[0]
+    for name, row in summary.items():
+        line = next(line for line in table.splitlines() if line.startswith(f"| {name} |"))
+        assert f"| {row['ndcg@10']:.3f} |" in line, line
 
 
 def test_stage1_recall_grows_with_k_and_reaches_one(evaluated):
