@@ -20,7 +20,6 @@ only: they are undefined there, and a NaN would poison a mean silently.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,12 @@ from sklearn.metrics import average_precision_score, log_loss
 
 from eval.metrics import ReliabilityCurve, expected_calibration_error, reliability_curve, roc_auc
 from eval.metrics.ranked import ArrayLike
-from eval.plots import figure
+from eval.plots import plot_reliability
 from mentor_match.errors import ArtifactError, InvalidParameterError
 from mentor_match.validation import check_choice
 from ranking.heads import CALIBRATION, HEADS, PARTS, HeadsData, ReciprocalModel
 
-__all__ = ["PLOT_FILE", "evaluate_heads", "head_metrics", "plot_reliability"]
+__all__ = ["PLOT_FILE", "evaluate_heads", "head_metrics"]
 
 PLOT_FILE = "reliability.png"
 
@@ -62,35 +61,6 @@ def head_metrics(
         "ece": expected_calibration_error(labels, probabilities, n_bins=n_bins, strategy=strategy),
         "reliability": curve.to_dict(),
     }
-
-
-def plot_reliability(curves: Mapping[str, ReliabilityCurve], path: str | Path, *, title: str) -> Path:
-    """Reliability diagram: observed share of positives against mean prediction, per curve.
-
-    Marker areas grow with the bins' row counts, so a point made of three rows does not
-    look as sure as one made of three hundred.
-
-    >>> import tempfile
-    >>> curve = reliability_curve([1, 0, 1, 0], [0.9, 0.2, 0.7, 0.4], n_bins=2)
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = plot_reliability({"accept": curve}, Path(folder) / "r.png", title="Heads")
-    ...     path.read_bytes()[1:4]
-    b'PNG'
-    """
-    fig, ax = figure(title)
-    for name, curve in curves.items():
-        sizes = 12 + 120 * curve.counts / max(int(curve.counts.max()), 1)
-        (line,) = ax.plot(curve.mean_predicted, curve.observed, label=name)
-        ax.scatter(curve.mean_predicted, curve.observed, s=sizes, color=line.get_color(), alpha=0.7)
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("mean predicted probability")
-    ax.set_ylabel("observed share of positives")
-    ax.legend(fontsize="small", loc="upper left")
-    path = Path(path)
-    fig.savefig(path)
-    return path
 
 
 def evaluate_heads(

@@ -14,10 +14,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
-from eval.metrics import roc_auc
+from eval.metrics import ReliabilityCurve, reliability_curve, roc_auc
 from mentor_match.errors import InvalidParameterError
 
 __all__ = [
@@ -163,7 +162,8 @@ def plot_feature_importance(importance: Mapping[str, float], path: Path) -> Path
 
 
 def plot_calibration(calibration: Mapping[str, Sequence], path: Path, *, n_bins: int = 10) -> Path:
-    """Reliability diagram: observed positive rate against predicted probability, per classifier.
+    """Reliability diagram of the classifiers: observed positive rate against predicted
+    probability (:func:`plot_reliability` over :func:`eval.metrics.reliability_curve`).
 
     >>> calibration = {"logistic_regression": ([1, 0, 1, 0], [0.9, 0.2, 0.7, 0.4])}
     >>> import tempfile
@@ -172,7 +172,7 @@ def plot_calibration(calibration: Mapping[str, Sequence], path: Path, *, n_bins:
     ...     path.read_bytes()[1:4]
     b'PNG'
     """
-    fig, ax = figure("Calibration of the classifiers")
+    curves = {}
     for model, entry in calibration.items():
         y_true, y_prob = _pair(entry, "calibration", model)
         if y_prob.min() < 0 or y_prob.max() > 1:
@@ -180,11 +180,34 @@ def plot_calibration(calibration: Mapping[str, Sequence], path: Path, *, n_bins:
                 f"curves['calibration']['{model}'] has scores outside [0, 1]; pass probabilities "
                 "(predict_proba[:, 1]), and leave out models whose scores are not probabilities."
             )
-        observed, predicted = calibration_curve(y_true > 0, y_prob, n_bins=n_bins)
-        ax.plot(predicted, observed, marker="o", label=model)
+        curves[model] = reliability_curve(y_true > 0, y_prob, n_bins=n_bins)
+    return plot_reliability(curves, path, title="Calibration of the classifiers")
+
+
+def plot_reliability(curves: Mapping[str, ReliabilityCurve], path: str | Path, *, title: str) -> Path:
+    """Reliability diagram: observed share of positives against mean prediction, per curve.
+
+    Marker areas grow with the bins' row counts, so a point made of three rows does not
+    look as sure as one made of three hundred.
+
+    >>> import tempfile
+    >>> curve = reliability_curve([1, 0, 1, 0], [0.9, 0.2, 0.7, 0.4], n_bins=2)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_reliability({"accept": curve}, Path(folder) / "r.png", title="Heads")
+    ...     path.read_bytes()[1:4]
+    b'PNG'
+    """
+    fig, ax = figure(title)
+    for name, curve in curves.items():
+        sizes = 12 + 120 * curve.counts / max(int(curve.counts.max()), 1)
+        (line,) = ax.plot(curve.mean_predicted, curve.observed, label=name)
+        ax.scatter(curve.mean_predicted, curve.observed, s=sizes, color=line.get_color(), alpha=0.7)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
     ax.set_xlabel("mean predicted probability")
     ax.set_ylabel("observed share of positives")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left")
+    path = Path(path)
     fig.savefig(path)
     return path
