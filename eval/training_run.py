@@ -5,24 +5,44 @@
 request), optionally tunes (:func:`eval.comparison.tune_models`), fits the four
 models (:func:`ranking.training.train_models`), judges them on the held-out mentees
 (:func:`eval.comparison.evaluate_models`, optionally cross-validated too), distils the
-pre-ranker and publishes the ranker. :func:`format_report` renders the report as the
-original guide's comparison table, with GAUC and NDCG@5/10 added.
+pre-ranker and publishes the ranker. On the same features and split it trains the reciprocal
+model's two heads (:mod:`ranking.heads`: P(accept | requested), P(success | accepted)),
+judges each on its held-out requests (:func:`eval.heads.head_metrics`) and publishes them
+beside the ranker as ``heads``, where an A/B variant scored by ``reciprocal`` or ``blend``
+reads them (:mod:`retrieval.scoring`); too little data for a head skips the heads, not the
+run. :func:`format_report` renders the report as the original guide's comparison table,
+with GAUC and NDCG@5/10 added, and the heads' block.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from db.engine import get_engine
 from db.fingerprint import data_fingerprint
 from db.loading import load_dataset
 from eval.comparison import METRICS, cross_validate, evaluate_models, tune_models
+from eval.heads import head_metrics
+from mentor_match.artifacts import publish_folder
+from mentor_match.errors import NotEnoughDataError
 from mentor_match.text import format_table
 from mentor_match.validation import check_int
+from ranking.heads import (
+    HEADS,
+    PARTS,
+    HeadsData,
+    ReciprocalModel,
+    build_heads_data,
+    resolved_requests,
+    train_heads,
+)
+from ranking.splits import GroupedSplit
 from ranking.training import (
     DEFAULT_THRESHOLD,
     MODEL_NAMES,
@@ -37,7 +57,10 @@ from ranking.training import (
 from retrieval.experiments import variant_folder
 
 if TYPE_CHECKING:
+    from db import Dataset
     from embeddings import Encoder
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["HEADERS", "LABELS", "TrainingReport", "format_report", "run_training"]
 
@@ -52,6 +75,12 @@ LABELS = {
 }
 HEADERS = ("Accuracy", "Precision", "Recall", "F1", "Threshold", "ROC-AUC", "AP", "GAUC", "NDCG@5", "NDCG@10")
 """Column titles of :data:`eval.comparison.METRICS`, in its order."""
+HEADS_FOLDER = "heads"
+"""The heads' name beside the ranker: ``artifacts/heads``, ``artifacts/variants/<name>/heads``."""
+HEAD_METRICS = ("n", "base_rate", "mean_predicted", "roc_auc", "average_precision", "log_loss", "ece")
+"""What the report keeps of :func:`eval.heads.head_metrics` per head (its reliability curve is
+:func:`eval.heads.evaluate_heads`' to draw)."""
+HEADS_PART = "test"
 
 
 def run_training(
@@ -67,8 +96,9 @@ def run_training(
     variant: str | None = None,
     split: str = "time",
     point_in_time: bool = True,
+    heads: bool = True,
 ) -> TrainingReport:
-    """Load the data, train and evaluate the four models, publish the ranker.
+    """Load the data, train and evaluate the four models, publish the ranker (and the heads).
 
     Returns a json-able dict: train_pairs, validation_pairs, test_pairs, train_mentees,
     test_mentees, test_base_rate (share of successful test pairs), usable_groups {train,
@@ -84,6 +114,15 @@ def run_training(
     is ``time`` (train and validation before a cut, test after it) or ``mentee``
     (:func:`ranking.training.split_pairs`); ``point_in_time=False`` reads the mentor
     aggregates as the table holds them now (leaky; to measure the leak only).
+
+    With ``heads`` (the default) the reciprocal heads are trained on the same features and
+    split and published beside the ranker (``artifacts/heads``, or
+    ``artifacts/variants/<variant>/heads``); the report's ``heads`` key is {path (None when
+    not published), skipped (why not, or None), part ("test"), rows {head: {part: rows}},
+    metrics {head: {n, base_rate, mean_predicted, roc_auc, average_precision, log_loss, ece}
+    on the held-out requests, or None where that part has no rows}}. Too little data for a
+    head (:class:`NotEnoughDataError`) skips the heads with the reason in ``skipped``; the
+    ranker is published all the same and heads published earlier stay in place.
     """
     check_int("cv", cv, "run_training", low=0)
     if cv == 1:  # 0 is off; one fold would have nothing to train on
@@ -168,9 +207,71 @@ def run_training(
         "preranker": preranker.to_dict(),
         "variant": variant,
     }
+    model, report["heads"] = None, _skipped("not asked for (heads=False; scripts/train.py --no-heads)")
+    if heads:
+        model, report["heads"] = _train_heads(
+            _heads_data(dataset, pairs, X, split, how, seed, encoder, artifacts / "cache"), seed, n_jobs
+        )
     report["ranker_path"] = str(publish_ranker(ranker, publish_to, metadata=metadata, importance=importance))
+    if model is not None:
+        heads_metadata = {key: metadata[key] for key in ("encoder", "seed", "training_data", "variant")}
+        heads_metadata["metrics"] = report["heads"]["metrics"]
+        report["heads"]["path"] = str(_publish_heads(model, publish_to, heads_metadata))
+    elif (publish_to / HEADS_FOLDER).exists():
+        report["heads"]["skipped"] += (
+            f" The heads already at {str(publish_to / HEADS_FOLDER)!r} stay in place (trained on earlier data)."
+        )
     report["seconds"] = round(time.perf_counter() - started, 2)
     return report
+
+
+def _skipped(reason: str) -> dict[str, Any]:
+    """The report's ``heads`` entry of heads that were not trained."""
+    return {"path": None, "skipped": reason, "part": HEADS_PART, "rows": None, "metrics": None}
+
+
+def _heads_data(
+    dataset: Dataset, pairs: pd.DataFrame, X: pd.DataFrame, split: GroupedSplit, how: str, seed: int,
+    encoder: Encoder, cache: Path,
+) -> HeadsData:
+    """The heads' rows over the ranker's features and split when they are the same requests
+    (they are: both keep the latest resolved request of each pair); else built afresh."""
+    requests = resolved_requests(dataset.interactions)
+    keys = ["mentee_id", "mentor_id", "created_at"]
+    if len(requests) == len(pairs) and requests[keys].reset_index(drop=True).equals(pairs[keys].reset_index(drop=True)):
+        return HeadsData(requests, X.reset_index(drop=True), split)
+    logger.info("The resolved requests differ from the ranker's pairs: building the heads' features afresh.")
+    return build_heads_data(dataset, encoder=encoder, cache_dir=cache, split=how, seed=seed)
+
+
+def _train_heads(data: HeadsData, seed: int, n_jobs: int | None) -> tuple[ReciprocalModel | None, dict[str, Any]]:
+    """The fitted heads (None when a head lacks data) and the report's ``heads`` entry."""
+    rows = {head: {part: len(data.rows(head, part)) for part in PARTS} for head in HEADS}
+    try:
+        model = train_heads(data, seed=seed, n_jobs=n_jobs)
+    except NotEnoughDataError as exc:
+        logger.info("The reciprocal heads were not trained: %s", exc)
+        return None, {**_skipped(str(exc)), "rows": rows}
+    metrics: dict[str, dict[str, Any] | None] = {}
+    for head in HEADS:
+        X, y = data.labelled(head, HEADS_PART)
+        if not len(y):
+            metrics[head] = None
+            continue
+        probability = model.predict_accept(X) if head == "accept" else model.predict_success(X)
+        measured = head_metrics(y, probability)
+        metrics[head] = {key: measured[key] for key in HEAD_METRICS}
+    return model, {"path": None, "skipped": None, "part": HEADS_PART, "rows": rows, "metrics": metrics}
+
+
+def _publish_heads(model: ReciprocalModel, publish_to: Path, metadata: dict[str, Any]) -> Path:
+    """Save the heads as ``publish_to/heads`` atomically (written, read back, link swapped)."""
+
+    def write(folder: Path) -> None:
+        model.save(folder, metadata=metadata)
+        ReciprocalModel.load(folder)  # what was written reads back, checksums and all
+
+    return publish_folder(publish_to, HEADS_FOLDER, write)
 
 
 def _base_rate_line(base_rate: float | None) -> str:
@@ -228,8 +329,48 @@ def format_report(report: TrainingReport) -> str:
         for name, entry in report["tuned"].items():
             metric = "NDCG@10" if name == "xgboost_ranker" else "ROC-AUC"
             lines.append(f"  {LABELS[name]:<21} {entry['params']}  ({metric} {entry['score']:.4f})")
+    lines += _heads_lines(report.get("heads"))
     top = list(report["feature_importance"].items())[:5]
     lines += ["", "Top ranker features (share of gain): "
               + ", ".join(f"{k} {v:.2f}" for k, v in top),
               f"Ranker saved to {report['ranker_path']} ({report['seconds']:.1f} s)"]
     return "\n".join(lines)
+
+
+def _heads_lines(heads: dict[str, Any] | None) -> list[str]:
+    """The report's block on the reciprocal heads (nothing for a report without them).
+
+    >>> metrics = {"n": 40, "base_rate": 0.25, "roc_auc": 0.75, "log_loss": 0.5, "ece": 0.0625}
+    >>> print("\\n".join(_heads_lines({"path": "artifacts/heads", "skipped": None, "part": "test",
+    ...     "metrics": {"accept": metrics, "success": None}})))
+    <BLANKLINE>
+    RECIPROCAL HEADS (held-out test requests)
+    Head     Rows  Base rate  ROC-AUC  Log-loss     ECE
+    -------  ----  ---------  -------  --------  ------
+    accept     40     0.2500   0.7500    0.5000  0.0625
+    success     0          -        -         -       -
+    Heads saved to artifacts/heads
+    >>> _heads_lines({"path": None, "skipped": "Not enough data.", "part": "test"})[1]
+    'Reciprocal heads skipped: Not enough data.'
+    """
+    if not heads:
+        return []
+    if heads.get("skipped"):
+        return ["", f"Reciprocal heads skipped: {heads['skipped']}"]
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    rows = []
+    for head in HEADS:
+        measured = (heads.get("metrics") or {}).get(head)
+        if measured is None:
+            rows.append([head, "0", "-", "-", "-", "-"])
+        else:
+            rows.append([head, str(measured["n"]), *(number(measured[key]) for key in ("base_rate", "roc_auc", "log_loss", "ece"))])
+    return [
+        "",
+        f"RECIPROCAL HEADS (held-out {heads.get('part', HEADS_PART)} requests)",
+        format_table(["Head", "Rows", "Base rate", "ROC-AUC", "Log-loss", "ECE"], rows),
+        f"Heads saved to {heads['path']}",
+    ]

@@ -7,8 +7,9 @@ An experiment is a small JSON config::
       "salt": "ranker-2026-12",
       "control": "control",
       "variants": [
-        {"name": "control", "share": 0.9},
-        {"name": "deeper", "share": 0.1}
+        {"name": "control", "share": 0.8},
+        {"name": "deeper", "share": 0.1},
+        {"name": "mutual", "share": 0.1, "score": "blend", "blend_weight": 0.5}
       ],
       "exploration": {"epsilon": 0.0, "temperature": 1.0}
     }
@@ -16,6 +17,15 @@ An experiment is a small JSON config::
 A variant is a published ranker: the control serves ``artifacts/ranker``, every other variant
 ``artifacts/variants/<name>/ranker`` (``scripts/train.py --variant NAME`` publishes it there),
 unless its entry names another folder under ``artifacts`` with ``"ranker"``.
+
+``"score"`` says what ranks a variant's candidates (:mod:`retrieval.scoring`): ``"ranker"``
+(the default: the ranker's score), ``"reciprocal"`` (P(accept) x P(success) from the
+variant's two heads) or ``"blend"`` with ``"blend_weight": w`` in [0, 1] (``w`` x the
+ranker's score rank-normalised within the list + ``(1 - w)`` x P(match)). The heads are
+published beside the ranker by the same training run: ``artifacts/heads`` for the control,
+``artifacts/variants/<name>/heads`` for the others, unless ``"heads"`` names another folder
+under ``artifacts``. The ranker stays in use either way: its pre-ranker picks the candidates
+and its contributions word the reasons.
 
 Assignment hashes ``salt:mentee_id`` with SHA-256 (not Python's ``hash``, which is salted per
 process) into a point of [0, 1) and gives the mentee the variant whose share covers it, so a
@@ -41,12 +51,17 @@ from mentor_match.errors import ArtifactError, InvalidParameterError
 
 CONTROL_RANKER = "ranker"
 """The control's ranker folder, relative to the artifacts folder."""
+CONTROL_HEADS = "heads"
+"""The control's reciprocal heads folder, relative to the artifacts folder."""
+RANKER_SCORE = "ranker"
+SCORES = (RANKER_SCORE, "reciprocal", "blend")
+"""What a variant's ``"score"`` may be (see :mod:`retrieval.scoring`); ``ranker`` by default."""
 VARIANTS_FOLDER = "variants"
 """Other variants' rankers live in ``<artifacts>/variants/<name>/ranker``."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 _SHARE_TOLERANCE = 1e-6
 _TOP_KEYS = {"name", "salt", "control", "variants", "exploration"}
-_VARIANT_KEYS = {"name", "share", "ranker"}
+_VARIANT_KEYS = {"name", "share", "ranker", "score", "blend_weight", "heads"}
 _EXPLORATION_KEYS = {"epsilon", "temperature"}
 
 
@@ -67,14 +82,32 @@ NO_EXPLORATION = Exploration()
 
 @dataclass(frozen=True)
 class Variant:
-    """One arm: its name, traffic share and ranker folder (relative to the artifacts)."""
+    """One arm: its name, traffic share and ranker folder (relative to the artifacts); its
+    ``score`` (one of :data:`SCORES`), with the ``heads`` folder (relative to the artifacts)
+    where the heads score and the ``blend_weight`` of a blend."""
 
     name: str
     share: float
     ranker: str
+    score: str = RANKER_SCORE
+    blend_weight: float | None = None
+    heads: str | None = None
 
     def ranker_path(self, artifacts: str | Path) -> Path:
         return Path(artifacts) / self.ranker
+
+    def heads_path(self, artifacts: str | Path) -> Path | None:
+        """The heads folder under ``artifacts`` (None for a variant scored by its ranker alone)."""
+        return None if self.heads is None else Path(artifacts) / self.heads
+
+    def heads_command(self, artifacts: str | Path) -> str:
+        """The command that publishes this variant's heads (with its ranker)."""
+        command = f"scripts/train.py --artifacts {artifacts}"
+        if self.heads == CONTROL_HEADS:
+            return command
+        command += f" --variant {self.name}"
+        default = f"{VARIANTS_FOLDER}/{self.name}/{CONTROL_HEADS}"
+        return command if self.heads == default else f"{command} (it publishes into {default}; point 'heads' there)"
 
 
 @dataclass(frozen=True)
@@ -85,6 +118,10 @@ class Experiment:
     ...     {"name": "control", "share": 0.5}, {"name": "b", "share": 0.5}]})
     >>> experiment.control, experiment.shares, experiment.variant("b").ranker
     ('control', {'control': 0.5, 'b': 0.5}, 'variants/b/ranker')
+    >>> mutual = Experiment.from_dict({"name": "demo", "variants": [{"name": "control", "share": 0.5},
+    ...     {"name": "m", "share": 0.5, "score": "blend", "blend_weight": 0.25}]}).variant("m")
+    >>> mutual.score, mutual.blend_weight, mutual.heads
+    ('blend', 0.25, 'variants/m/heads')
     >>> experiment.assign(42) == experiment.assign(42)
     True
     """
@@ -147,7 +184,7 @@ class Experiment:
                 raise InvalidParameterError(
                     f"{at} ({variant_name}): 'ranker' must be a folder relative to the artifacts folder; got {ranker!r}."
                 )
-            variants.append(Variant(variant_name, float(share), ranker))
+            variants.append(Variant(variant_name, float(share), ranker, *_score(raw, variant_name, control, at)))
         names = [v.name for v in variants]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -171,7 +208,7 @@ class Experiment:
             "name": self.name,
             "salt": self.salt,
             "control": self.control,
-            "variants": [{"name": v.name, "share": v.share, "ranker": v.ranker} for v in self.variants],
+            "variants": [_variant_dict(v) for v in self.variants],
             "exploration": {"epsilon": self.exploration.epsilon, "temperature": self.exploration.temperature},
         }
 
@@ -210,6 +247,19 @@ class Experiment:
                     "variant from the config."
                 )
 
+    def check_heads(self, artifacts: str | Path) -> None:
+        """Refuse an experiment whose variant scores with heads that are not published,
+        naming the folder and the command that publishes them."""
+        for variant in self.variants:
+            path = variant.heads_path(artifacts)
+            if path is not None and not path.exists():
+                raise ArtifactError(
+                    f"Variant {variant.name!r} of experiment {self.name!r} scores by {variant.score!r} "
+                    f"but has no heads at {str(path)!r}; publish them with "
+                    f"{variant.heads_command(artifacts)} (it trains the ranker and the heads), or "
+                    "serve the variant with \"score\": \"ranker\"."
+                )
+
     def _arm(self, point: float) -> int:
         return int(self._arms(np.array([point]))[0])
 
@@ -244,6 +294,52 @@ def _name(value: object, where: str) -> str:
             f"{where} must be 1-50 letters, digits, '_', '.' or '-' (starting with a letter or digit); got {value!r}."
         )
     return value
+
+
+def _score(raw: Mapping[str, Any], name: str, control: str, at: str) -> tuple[str, float | None, str | None]:
+    """(score, blend_weight, heads folder) of one variant's entry, checked."""
+    at = f"{at} ({name})"
+    score = raw.get("score", RANKER_SCORE)
+    if score not in SCORES:
+        raise InvalidParameterError(f"{at}: 'score' must be one of {list(SCORES)}; got {score!r}.")
+    weight = raw.get("blend_weight")
+    if score == "blend":
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+            raise InvalidParameterError(
+                f"{at}: score 'blend' needs 'blend_weight', a number in [0, 1] (the ranker's share: 1 "
+                f"serves the ranker's order, 0 the reciprocal P(match)); got {weight!r}."
+            )
+        weight = float(weight)
+    elif "blend_weight" in raw:
+        raise InvalidParameterError(
+            f"{at}: 'blend_weight' is only read with \"score\": \"blend\" (the score is {score!r}); "
+            "remove it or make the score a blend."
+        )
+    if score == RANKER_SCORE:
+        if "heads" in raw:
+            raise InvalidParameterError(
+                f"{at}: 'heads' is only read with \"score\": \"reciprocal\" or \"blend\"; remove it "
+                "or name the score."
+            )
+        return score, None, None
+    default = CONTROL_HEADS if name == control else f"{VARIANTS_FOLDER}/{name}/{CONTROL_HEADS}"
+    heads = raw.get("heads", default)
+    if not isinstance(heads, str) or not heads or Path(heads).is_absolute() or ".." in Path(heads).parts:
+        raise InvalidParameterError(
+            f"{at}: 'heads' must be a folder relative to the artifacts folder; got {heads!r}."
+        )
+    return score, weight, heads
+
+
+def _variant_dict(variant: Variant) -> dict[str, Any]:
+    """A variant's JSON form; the score keys only where it is not scored by the ranker."""
+    out: dict[str, Any] = {"name": variant.name, "share": variant.share, "ranker": variant.ranker}
+    if variant.score != RANKER_SCORE:
+        out["score"] = variant.score
+        if variant.blend_weight is not None:
+            out["blend_weight"] = variant.blend_weight
+        out["heads"] = variant.heads
+    return out
 
 
 def _exploration(raw: object, where: str) -> Exploration:

@@ -52,6 +52,7 @@ from ranking.models import Ranker
 from retrieval.catalogue import SERVED_FIELDS, Catalogue, eligibility, retired_id
 from retrieval.experiments import Experiment
 from retrieval.mentees import IN_CHUNK, DatabaseMentees
+from retrieval.scoring import Scoring
 from retrieval.stages import LazyEncoder, Stages, build_stages, check_compatible
 from retrieval.vectors import TextVectors
 
@@ -272,7 +273,8 @@ def load_live(
     refresh_interval: float | None, experiment: Experiment | None = None,
 ) -> tuple[Stages, LiveMentors]:
     """The index and ranker of ``artifacts`` over the database's mentors, and what keeps them
-    current.
+    current. With an ``experiment``, every variant's ranker, and the heads of a variant scored
+    by them (:mod:`retrieval.scoring`), are loaded from ``artifacts`` as published now.
 
     A stale index (mentors added, changed or removed since the build) raises
     :class:`StaleArtifactError` with ``strict``, before anything is embedded. Otherwise the
@@ -285,9 +287,12 @@ def load_live(
         experiment = Experiment.single()
     else:
         experiment.check_rankers(artifacts)  # names the variant and the command that publishes it
+        experiment.check_heads(artifacts)
     rankers = {variant.name: Ranker.load(variant.ranker_path(artifacts)) for variant in experiment.variants}
+    scorings = {variant.name: Scoring.for_variant(variant, artifacts) for variant in experiment.variants}
     for name, ranker in rankers.items():
         check_compatible(index, ranker, where=f"{artifacts} (variant {name!r})")
+        scorings[name].check_compatible(index, where=f"{artifacts} (variant {name!r})")
     table = load_mentors(engine)
     active = table[table["active"]]
     report = check_staleness(index, active)
@@ -302,7 +307,8 @@ def load_live(
     catalogue = Catalogue.from_frames(mentors, index.ids, DatabaseMentees(engine, vectors))
     control = rankers.pop(experiment.control)
     stages = build_stages(
-        LiveIndex(index, catalogue.eligible), control, catalogue, control=experiment.control, variants=rankers
+        LiveIndex(index, catalogue.eligible), control, catalogue, control=experiment.control, variants=rankers,
+        scorings=scorings,
     )
     feed = MentorFeed(engine, mentors, aggregates=aggregates)
     if report.stale:

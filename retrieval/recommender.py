@@ -16,9 +16,11 @@ Every list a loaded recommender serves is logged (``log=True``, the default of :
 a :class:`db.log.ServedList` with its slots, handed to a background
 :class:`db.log.RecommendationLog` that writes in batches and never slows or breaks a query.
 With an :class:`~retrieval.experiments.Experiment` each mentee is served by the arm its
-salted hash assigns, and with exploration the shown list may be sampled
-(:mod:`retrieval.exploration`, seeded by the list id); the log records variant, policy and
-each slot's propensity. Outcomes come back through :meth:`Recommender.record_outcome`.
+salted hash assigns, scored as the variant's ``score`` says (the ranker, the reciprocal heads
+or a blend: :mod:`retrieval.scoring`), and with exploration the shown list may be sampled
+(:mod:`retrieval.exploration`, seeded by the list id); the log records variant, what scored
+the list (``model_version``), policy and each slot's served score and propensity. Outcomes
+come back through :meth:`Recommender.record_outcome`.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ class Recommender:
         otherwise one is loaded when a text is not in the embedding cache.
         ``refresh_interval``: seconds between automatic refreshes (None: only :meth:`refresh`).
         ``experiment`` (an :class:`Experiment` or its JSON file) loads every variant's ranker
-        once and serves each mentee from its arm. ``log``: record every served list in the
+        (and heads, for a variant scored by them) once and serves each mentee from its arm. ``log``: record every served list in the
         database's recommendation log (True), into a given :class:`RecommendationLog`, or not
         (False: evaluation, benchmarks). ``clock`` returns the naive-UTC time stamped on each
         logged list (default: now; a simulator passes its simulated time)."""
@@ -154,8 +156,8 @@ class Recommender:
         return summary
 
     def reload(self) -> None:
-        """Pick up a newly published index or ranker and the current database rows; queries in
-        flight finish on the old stages."""
+        """Pick up a newly published index, ranker or heads and the current database rows;
+        queries in flight finish on the old stages."""
         if self._source is None:
             raise InvalidParameterError("reload() needs a Recommender made by Recommender.load(artifacts, db_url).")
         with self._update_lock:
@@ -287,7 +289,7 @@ class Recommender:
             list_id=list_id,
             mentee_id=mentee_id,
             created_at=self._clock(),
-            model_version=_version(arm.ranker.manifest),
+            model_version=arm.model_version,
             index_version=_version(stages.index.main.manifest),
             experiment=self.experiment.name or None,
             variant=variant,
@@ -305,8 +307,8 @@ class Recommender:
         self, mentee_ids: Sequence[int], k: int = 10, candidates: int | None = None, *,
         pool: int | None = None, batch_size: int = 512, progress: bool | None = None,
     ) -> pd.DataFrame:
-        """Top ``k`` of many known mentees (the nightly job): one search and one ranker call per
-        batch. Columns mentee_id, rank, mentor_id, score, similarity, list_id (the logged list
+        """Top ``k`` of many known mentees (the nightly job): one search and one scoring call per
+        batch and arm. Columns mentee_id, rank, mentor_id, score, similarity, list_id (the logged list
         of that mentee: post outcomes with it), best first per mentee; the lists
         :meth:`recommend` gives one at a time."""
         started = time.perf_counter()

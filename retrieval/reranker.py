@@ -1,8 +1,10 @@
-"""Stage 2: candidates -> pair features -> ranker scores -> ranked :class:`Recommendation` list.
+"""Stage 2: candidates -> pair features -> served scores -> ranked :class:`Recommendation` list.
 
 The features come from :func:`ranking.features.pair_features`, the one function that makes
-model inputs for training, evaluation and serving. The reasons of a recommendation come from
-the ranker's per-feature contributions, relative to the best candidates of the same list
+model inputs for training, evaluation and serving. The served score is the ranker's unless
+the arm's :class:`~retrieval.scoring.Scoring` says otherwise (the reciprocal heads' P(match)
+or a blend). The reasons of a recommendation come from the ranker's per-feature
+contributions, relative to the best candidates (by the served score) of the same list
 (:mod:`retrieval.reasons`).
 """
 
@@ -22,6 +24,7 @@ from retrieval.catalogue import Catalogue
 from retrieval.profile import Query
 from retrieval.reasons import MENTOR_FIELDS, explain, relative_contributions
 from retrieval.results import Candidates, Recommendation
+from retrieval.scoring import RANKER, Scoring
 
 Chooser = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, bool]]
 """(scores, k) -> (shown positions, their propensities, sampled?): how a list is picked."""
@@ -35,16 +38,19 @@ FEATURE_CHUNK = 16_384
 
 
 class Reranker:
-    """Scores candidates with ``ranker`` and words the reasons of the best.
+    """Scores candidates with ``ranker`` (or as ``scoring`` says) and words the reasons of the best.
 
     The mentors are ``catalogue``'s (profiles and reasons' fields by served row) with their
     bio vectors in ``index`` (the same served rows). ``reference``: how many of a list's best
-    candidates the reasons compare with. :meth:`over` gives the same ranker over a refreshed
-    catalogue at no cost: nothing here is per mentor.
+    candidates the reasons compare with. ``scoring`` (default :data:`retrieval.scoring.RANKER`,
+    the ranker's score) makes the served score; the reasons always come from the ranker.
+    :meth:`over` gives the same models over a refreshed catalogue at no cost: nothing here is
+    per mentor.
     """
 
     def __init__(
-        self, ranker: Ranker, catalogue: Catalogue, index: LiveIndex, *, reference: int = REASONS_REFERENCE
+        self, ranker: Ranker, catalogue: Catalogue, index: LiveIndex, *, reference: int = REASONS_REFERENCE,
+        scoring: Scoring = RANKER,
     ) -> None:
         if len(index) != len(catalogue):
             raise InvalidParameterError(
@@ -55,10 +61,21 @@ class Reranker:
         self.catalogue = catalogue
         self.index = index
         self.reference = check_int("reference", reference, "Reranker")
+        if not isinstance(scoring, Scoring):
+            raise InvalidParameterError(
+                f"The 'scoring' parameter of Reranker must be a retrieval.scoring.Scoring. Got "
+                f"{type(scoring).__name__}."
+            )
+        self.scoring = scoring
 
     def over(self, catalogue: Catalogue, index: LiveIndex) -> Reranker:
-        """This ranker over another snapshot of the mentors."""
-        return Reranker(self.ranker, catalogue, index, reference=self.reference)
+        """These models over another snapshot of the mentors."""
+        return Reranker(self.ranker, catalogue, index, reference=self.reference, scoring=self.scoring)
+
+    @property
+    def model_version(self) -> str:
+        """What scored a list, as the log records it (:meth:`Scoring.model_version`)."""
+        return self.scoring.model_version(self.ranker.manifest)
 
     def features(
         self, prepared_mentees: PreparedProfiles, mentee_vectors: np.ndarray, pairs: pd.DataFrame
@@ -88,8 +105,10 @@ class Reranker:
     def score(
         self, prepared_mentees: PreparedProfiles, mentee_vectors: np.ndarray, pairs: pd.DataFrame
     ) -> np.ndarray:
-        """The ranker's score of each of ``pairs`` (see :meth:`features`)."""
-        return self.ranker.predict(self.features(prepared_mentees, mentee_vectors, pairs))
+        """The served score of each of ``pairs`` (see :meth:`features`): the ranker's by
+        default; a blend rank-normalises the ranker's scores among each mentee's pairs."""
+        features = self.features(prepared_mentees, mentee_vectors, pairs)
+        return self.scoring.scores(self.ranker, features, pairs["mentee_id"].to_numpy())
 
     def rerank(
         self, query: Query, candidates: Candidates, k: int, *, choose: Chooser | None = None
@@ -97,8 +116,8 @@ class Reranker:
         """The ``k`` best of one query's ``candidates`` (a single row), best first, with reasons.
 
         ``choose`` (e.g. exploration, :func:`retrieval.exploration.explore`) picks the shown
-        slots from the scores instead, and gives each slot's propensity; without it every
-        slot's propensity is 1 (the ranker's order, deterministic).
+        slots from the served scores instead, and gives each slot's propensity; without it
+        every slot's propensity is 1 (the served score's order, deterministic).
         """
         k = check_int("k", k, "rerank")
         if len(candidates) != 1:
@@ -111,7 +130,7 @@ class Reranker:
             return []
         pairs = pd.DataFrame({"mentee_id": np.full(len(ids), query.prepared.ids[0]), "mentor_id": ids})
         features = self.features(query.prepared, query.vector[None, :], pairs)
-        scores = self.ranker.predict(features)
+        scores = self.scoring.scores(self.ranker, features)
         ranked = np.argsort(-scores, kind="stable")
         if choose is None:
             order, propensity = ranked[:k], np.ones(min(k, len(ranked)))

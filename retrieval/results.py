@@ -92,8 +92,9 @@ class Candidates:
 class Recommendation:
     """One recommended mentor, as returned by :meth:`retrieval.Recommender.recommend`.
 
-    ``score`` is the ranker's (comparable within one list only), ``similarity`` stage 1's
-    cosine, ``features`` the ranker's inputs, ``reasons`` plain-word phrases and
+    ``score`` is the served score (comparable within one list only): the ranker's, or the
+    arm's P(match) or blend (:mod:`retrieval.scoring`); ``similarity`` stage 1's cosine,
+    ``features`` the models' inputs, ``reasons`` plain-word phrases and
     ``contributions`` the relative contributions of the features behind them.
     ``propensity``: the probability that the serving policy put this mentor at this rank,
     given the ranks above (1 without exploration); ``list_id`` names the served list in the

@@ -4,7 +4,8 @@
 (mentors by served row, the source of mentees), the :class:`~index.live.LiveIndex` (FAISS
 plus the side index, by the same rows) and the *arms*, each an :class:`Arm`: one ranker's
 stage 1 (:class:`~retrieval.retriever.IndexRetriever` with that ranker's pre-ranker prior
-per served row) and stage 2 (:class:`~retrieval.reranker.Reranker`). Today one arm serves,
+per served row) and stage 2 (:class:`~retrieval.reranker.Reranker`, scoring by the ranker
+or, per the arm's :class:`~retrieval.scoring.Scoring`, by the reciprocal heads or a blend). Today one arm serves,
 :data:`CONTROL`; :attr:`Stages.retriever` and :attr:`Stages.reranker` are its.
 :class:`retrieval.Recommender` reads one reference to a ``Stages`` per query and swaps in a
 new one on refresh or reload, so a query in flight finishes on a consistent snapshot.
@@ -41,6 +42,7 @@ from retrieval.catalogue import Catalogue
 from retrieval.mentees import Mentees
 from retrieval.reranker import Reranker
 from retrieval.retriever import IndexRetriever, Prerank
+from retrieval.scoring import RANKER, Scoring
 
 PROGRESS_FROM = 2000
 """Batch jobs over more mentees than this show a progress bar unless told otherwise."""
@@ -59,6 +61,16 @@ class Arm:
     @property
     def ranker(self) -> Ranker:
         return self.reranker.ranker
+
+    @property
+    def scoring(self) -> Scoring:
+        """How this arm's served score is made (the ranker's by default)."""
+        return self.reranker.scoring
+
+    @property
+    def model_version(self) -> str:
+        """What scores this arm's lists, as the log records it."""
+        return self.reranker.model_version
 
 
 @dataclass(frozen=True)
@@ -127,32 +139,37 @@ class Stages:
             yield mentees, found.to_frame(batch)
 
     def score_known(self, pairs: pd.DataFrame, arm: str | None = None) -> np.ndarray:
-        """The ranker's scores of (mentee_id, mentor_id) pairs of known mentees (read now) and
-        served mentors."""
+        """The arm's served scores (the ranker's by default) of (mentee_id, mentor_id) pairs of
+        known mentees (read now) and served mentors."""
         mentees = self.catalogue.lookup(pd.unique(pairs["mentee_id"]))
         return self.arm(arm).reranker.score(mentees.prepared, mentees.vectors, pairs)
 
 
 def build_arm(
-    ranker: Ranker, catalogue: Catalogue, index: LiveIndex, preranker: Preranker | None = None
+    ranker: Ranker, catalogue: Catalogue, index: LiveIndex, preranker: Preranker | None = None, *,
+    scoring: Scoring = RANKER,
 ) -> Arm:
     """One ranker's arm over ``catalogue`` and ``index`` (one snapshot). ``preranker``
     defaults to the one in the ranker's manifest (None for a ranker that was never published:
-    the candidates are then the nearest mentors)."""
+    the candidates are then the nearest mentors); ``scoring`` makes the served score (default:
+    the ranker's)."""
     check_compatible(index.main, ranker, where="the given index and ranker")
+    scoring.check_compatible(index.main, where="the given index and heads")
     if preranker is None:
         preranker = Preranker.from_manifest(ranker.manifest)
     prerank = None if preranker is None else Prerank.build(preranker, catalogue.prepared_mentors)
-    return Arm(IndexRetriever(index, prerank), Reranker(ranker, catalogue, index))
+    return Arm(IndexRetriever(index, prerank), Reranker(ranker, catalogue, index, scoring=scoring))
 
 
 def build_stages(
     index: LiveIndex, ranker: Ranker, catalogue: Catalogue, preranker: Preranker | None = None, *,
     control: str = CONTROL, variants: Mapping[str, Ranker] | None = None,
+    scorings: Mapping[str, Scoring] | None = None,
 ) -> Stages:
     """The stages over ``catalogue`` and ``index``: ``ranker`` as the arm ``control`` (with
     ``preranker``, default its manifest's) and each of ``variants`` (name -> ranker) as an
-    arm of its own.
+    arm of its own; ``scorings`` (arm name -> :class:`~retrieval.scoring.Scoring`) says how
+    an arm scores where it is not by its ranker alone.
 
     The catalogue's served rows must be the index's (``Catalogue.from_frames(mentors,
     index.main.ids, ...)``, then any side rows).
@@ -162,11 +179,18 @@ def build_stages(
             "The catalogue serves other mentors than the index holds (or in another order); "
             "build it with Catalogue.from_frames(mentors, index.ids, mentees)."
         )
-    arms = {control: build_arm(ranker, catalogue, index, preranker)}
+    scorings = dict(scorings or {})
+    unknown = sorted(set(scorings) - {control, *(variants or {})})
+    if unknown:
+        raise InvalidParameterError(
+            f"build_stages got scorings for {unknown}, which are not arms (the control {control!r} "
+            f"and the variants {sorted(variants or {})})."
+        )
+    arms = {control: build_arm(ranker, catalogue, index, preranker, scoring=scorings.get(control, RANKER))}
     for name, other in (variants or {}).items():
         if name == control:
             raise InvalidParameterError(f"The variant {name!r} is also the control; give it another name.")
-        arms[name] = build_arm(other, catalogue, index)
+        arms[name] = build_arm(other, catalogue, index, scoring=scorings.get(name, RANKER))
     return Stages(catalogue, index, arms, control)
 
 

@@ -1,7 +1,10 @@
 """Train the XGBoost ranker and the guide's three baselines; print the comparison table.
 
     python scripts/train.py [--db-url URL] [--artifacts DIR] [--seed 42] [--cv 5] [--tune] [--json]
-                            [--variant NAME]
+                            [--variant NAME] [--no-heads]
+
+The reciprocal heads (P(accept), P(success)) are trained too and published beside the ranker,
+for A/B variants scored by "reciprocal" or "blend"; --no-heads skips them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                              "now (leaky: only to measure the leak)")
     parser.add_argument("--variant", metavar="NAME",
                         help="publish the ranker as A/B variant NAME (DIR/variants/NAME/ranker), not as the control")
+    parser.add_argument("--no-heads", action="store_true",
+                        help="do not train or publish the reciprocal heads (DIR/heads or DIR/variants/NAME/heads)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -47,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             variant=args.variant,
             split=args.split,
             point_in_time=args.aggregates == "as-of",
+            heads=not args.no_heads,
         )
     except MentorMatchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from eval.comparison import METRICS
 from eval.training_run import HEADERS, LABELS, format_report, run_training
 from mentor_match.errors import InvalidParameterError, NotEnoughDataError
 from ranking.features import FEATURES
+from ranking.heads import ReciprocalModel
 from ranking.ranker import Ranker
 from ranking.training import MODEL_NAMES, build_training_pairs, make_pair_frame
 from synthetic import generate_world, write_world
@@ -83,6 +84,46 @@ def test_format_report_lays_out_every_model_and_metric():
     assert lines[-1] == "Ranker saved to artifacts/ranker (3.2 s)"
 
 
+def test_format_report_shows_each_heads_metrics_or_why_they_were_skipped():
+    models = {name: dict.fromkeys(METRICS, 0.5) for name in MODEL_NAMES}
+    report = {
+        "train_pairs": 80, "train_mentees": 10, "validation_pairs": 8, "test_pairs": 20,
+        "test_mentees": 3, "usable_groups": {"train": 9}, "models": models, "best_model": "xgboost_ranker",
+        "feature_importance": {"domain_overlap": 0.4}, "ranker_path": "artifacts/ranker", "seconds": 1.0,
+    }
+    accept = {"n": 40, "base_rate": 0.6, "roc_auc": 0.71, "log_loss": 0.58, "ece": 0.09}
+    heads = {"path": "artifacts/heads", "skipped": None, "part": "test",
+             "metrics": {"accept": accept, "success": accept | {"n": 12, "roc_auc": None}}}
+    lines = format_report(report | {"heads": heads}).splitlines()
+    title = lines.index("RECIPROCAL HEADS (held-out test requests)")
+    assert lines[title + 1].split() == ["Head", "Rows", "Base", "rate", "ROC-AUC", "Log-loss", "ECE"]
+    assert lines[title + 3].split() == ["accept", "40", "0.6000", "0.7100", "0.5800", "0.0900"]
+    assert lines[title + 4].split() == ["success", "12", "0.6000", "-", "0.5800", "0.0900"]
+    assert lines[title + 5] == "Heads saved to artifacts/heads"
+    assert lines[-1] == "Ranker saved to artifacts/ranker (1.0 s)"
+    skipped = format_report(report | {"heads": {"path": None, "skipped": "Not enough data for the accept head."}})
+    assert "Reciprocal heads skipped: Not enough data for the accept head." in skipped.splitlines()
+
+
+def test_too_little_data_for_the_heads_skips_them_and_still_publishes_the_ranker(sqlite_url, tmp_path, encoder):
+    engine = get_engine(sqlite_url, check=False)
+    write_world(engine, generate_world(30, 40, 3, seed=0), reset=True, progress=False)
+    engine.dispose()
+    artifacts = tmp_path / "artifacts"
+    unasked = run_training(sqlite_url, artifacts, seed=0, encoder=encoder, progress=False, n_jobs=1,
+                           params=SMALL, heads=False)
+    assert unasked["heads"]["path"] is None and unasked["heads"]["skipped"].startswith("not asked for")
+    report = run_training(sqlite_url, artifacts, seed=0, encoder=encoder, progress=False, n_jobs=1, params=SMALL)
+    json.dumps(report)
+    heads = report["heads"]
+    assert heads["path"] is None and heads["metrics"] is None
+    assert heads["skipped"].startswith("Not enough data for the accept head: ")
+    assert heads["rows"]["accept"]["validation"] < 20  # the reason, in numbers
+    assert Ranker.load(artifacts / "ranker").manifest["seed"] == 0
+    assert not (artifacts / "heads").exists()
+    assert f"Reciprocal heads skipped: {heads['skipped']}" in format_report(report)
+
+
 @pytest.mark.slow
 def test_run_training_reports_publishes_and_reloads(world_url, encoder, artifacts):
     report = run_training(
@@ -109,6 +150,11 @@ def test_run_training_reports_publishes_and_reloads(world_url, encoder, artifact
     assert manifest["training_data"]["pairs"]["test"] == report["test_pairs"]
     importance = json.loads((folder / "feature_importance.json").read_text())
     assert {row["feature"] for row in importance} == set(FEATURES)
+    # The heads were trained on the same pairs and split and published beside the ranker.
+    assert report["heads"]["path"] == str(artifacts / "heads")
+    heads = ReciprocalModel.load(artifacts / "heads")
+    assert heads.accept.manifest["training_data"] == manifest["training_data"]
+    assert report["heads"]["rows"]["accept"] == {part: report[f"{part}_pairs"] for part in ("train", "validation", "test")}
 
     engine = get_engine(world_url)
     dataset = load_dataset(engine)

@@ -109,3 +109,56 @@ def test_a_variant_without_a_published_ranker_names_the_train_command(tmp_path):
         Experiment.from_dict(CONFIG).check_rankers(tmp_path)
     with pytest.raises(InvalidParameterError, match="Unknown variant 'x'"):
         Experiment.from_dict(CONFIG).variant("x")
+
+
+def _scored(**variant) -> dict:
+    return {**CONFIG, "variants": [{"name": "control", "share": 0.5}, {"name": "b", "share": 0.5, **variant}]}
+
+
+@pytest.mark.parametrize(
+    "variant, message",
+    [
+        ({"score": "mutual"}, "variants[1] (b): 'score' must be one of ['ranker', 'reciprocal', 'blend']; got 'mutual'"),
+        ({"score": "blend"}, "variants[1] (b): score 'blend' needs 'blend_weight', a number in [0, 1]"),
+        ({"score": "blend", "blend_weight": 1.5}, "needs 'blend_weight', a number in [0, 1] (the ranker's share"),
+        ({"score": "blend", "blend_weight": True}, "got True"),
+        ({"score": "reciprocal", "blend_weight": 0.5}, "'blend_weight' is only read with \"score\": \"blend\""),
+        ({"blend_weight": 0.5}, "'blend_weight' is only read with \"score\": \"blend\" (the score is 'ranker')"),
+        ({"heads": "heads"}, "'heads' is only read with \"score\": \"reciprocal\" or \"blend\""),
+        ({"score": "reciprocal", "heads": "/abs/heads"}, "'heads' must be a folder relative to the artifacts"),
+    ],
+)
+def test_a_malformed_score_names_the_variant_and_the_problem(variant, message):
+    with pytest.raises(InvalidParameterError) as caught:
+        Experiment.from_dict(_scored(**variant))
+    assert message in str(caught.value)
+
+
+def test_the_score_defaults_to_the_ranker_and_round_trips(tmp_path):
+    plain = Experiment.from_dict(CONFIG)
+    assert {v.score for v in plain.variants} == {"ranker"} and plain.variant("deeper").heads is None
+    assert all(set(v) == {"name", "share", "ranker"} for v in plain.to_dict()["variants"])  # the JSON form as before
+    scored = Experiment.from_dict({**CONFIG, "variants": [
+        {"name": "control", "share": 0.4, "score": "reciprocal"},
+        {"name": "deeper", "share": 0.3, "score": "blend", "blend_weight": 0.25},
+        {"name": "other", "share": 0.3, "score": "reciprocal", "heads": "elsewhere/heads"},
+    ]})
+    assert scored.variant("control").heads_path(tmp_path) == tmp_path / "heads"
+    assert scored.variant("deeper").heads_path(tmp_path) == tmp_path / "variants" / "deeper" / "heads"
+    assert scored.variant("deeper").blend_weight == 0.25
+    assert scored.variant("other").heads_path(tmp_path) == tmp_path / "elsewhere" / "heads"
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(scored.to_dict()))
+    assert Experiment.load(path) == scored
+
+
+def test_a_variant_scored_by_heads_that_are_not_published_names_the_folder_and_the_train_command(tmp_path):
+    experiment = Experiment.from_dict(_scored(score="reciprocal"))
+    with pytest.raises(ArtifactError) as caught:
+        Experiment.from_dict({**_scored(score="reciprocal"), "variants": [
+            {"name": "control", "share": 1.0, "score": "reciprocal"}]}).check_heads(tmp_path)
+    assert f"has no heads at {str(tmp_path / 'heads')!r}; publish them with scripts/train.py --artifacts {tmp_path} (" in str(caught.value)
+    with pytest.raises(ArtifactError, match=r"variants/b/heads.*scripts/train\.py --artifacts .* --variant b \("):
+        experiment.check_heads(tmp_path)
+    (tmp_path / "variants" / "b" / "heads").mkdir(parents=True)
+    experiment.check_heads(tmp_path)  # the control is scored by its ranker: it needs no heads
