@@ -3,6 +3,10 @@
     python scripts/simulate.py [--db-url URL] [--weeks 12] [--policies random,similarity,ranker]
                                [--seeds 3] [--report DIR] [--json] [--k 10] [--mentors 2000]
                                [--mentees 5000] [--ab ranker,random] [--work DIR]
+                               [--retrain-every N] [--learn-from interactions|log]
+                               [--debias none|unbiased|position] [--retrain-margin 0.01]
+                               [--explore-epsilon 0.2] [--explore-temperature 1.0]
+                               [--off-policy ranker_explore,similarity]
 
 Without --db-url each seed generates a world (--mentors, --mentees) and each market is played
 in a SQLite file of its own under --work (a temporary folder by default). With --db-url the
@@ -10,6 +14,10 @@ world is read from that database, which must hold a generated world with its hid
 (scripts/generate_synthetic_data.py), and every market is replayed in it from that state:
 afterwards it holds the last market. --ab variant,control also plays the two policies in one
 shared market split by mentee and compares the A/B estimate with the separate markets.
+--retrain-every N retrains the ranker every N weeks through the promotion guard, from the
+interactions or (--learn-from log) from the logged lists, with --debias. --off-policy
+logging,target estimates the target's rates per list from the exploring logging policy's log
+and sets them beside the target's own market (both must be among --policies).
 Writes simulation.json, simulation.md, simulation.html and the plots into --report and
 prints the headline table (or, with --json, the whole result). See docs/simulation.md.
 """
@@ -48,6 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--position-curve", default="reciprocal", help="reciprocal or exponential (default: reciprocal)")
     parser.add_argument("--ab", help="variant,control: also play them in one shared market as an A/B test")
     parser.add_argument("--retrain-every", type=int, default=0, help="weeks between retrainings (default: 0, never)")
+    parser.add_argument("--learn-from", default="interactions",
+                        help="what a retraining learns from: interactions or log (default: interactions)")
+    parser.add_argument("--debias", default="none",
+                        help="position bias of learning from the log: none, unbiased or position (default: none)")
+    parser.add_argument("--retrain-margin", type=float, default=0.01,
+                        help="the promotion guard's margin in NDCG@10; 1 promotes every candidate (default: 0.01)")
+    parser.add_argument("--explore-epsilon", type=float, default=0.2,
+                        help="share of ranker_explore's lists sampled by Plackett-Luce (default: 0.2)")
+    parser.add_argument("--explore-temperature", type=float, default=1.0,
+                        help="ranker_explore's Plackett-Luce temperature (default: 1.0)")
+    parser.add_argument("--off-policy", help="logging,target: estimate target from logging's log, e.g. "
+                                             "ranker_explore,similarity")
     parser.add_argument("--work", help="folder for the markets' databases and artifacts (default: temporary)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -56,11 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.seeds < 1:
             raise InvalidParameterError(f"--seeds must be at least 1. Got {args.seeds}.")
         ab = None if args.ab is None else tuple(p.strip() for p in args.ab.split(","))
+        off_policy = None if args.off_policy is None else tuple(p.strip() for p in args.off_policy.split(","))
         config = SimulationConfig(
             weeks=args.weeks, k=args.k, seeds=tuple(range(args.seeds)),
             policies=tuple(p.strip() for p in args.policies.split(",") if p.strip()),
             mentors=args.mentors, mentees=args.mentees, requests_per_week=args.requests_per_week,
             position_curve=args.position_curve, ab=ab, retrain_every=args.retrain_every,
+            learn_from=args.learn_from, debias=args.debias, retrain_margin=args.retrain_margin,
+            explore_epsilon=args.explore_epsilon, explore_temperature=args.explore_temperature,
+            off_policy=off_policy,
         ).checked()
         result = simulate(config, db_url=args.db_url, work=args.work, progress=not args.quiet)
         written = write_simulation(result, args.report)

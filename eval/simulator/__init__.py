@@ -2,7 +2,12 @@
 
 - :mod:`eval.simulator.run`: :func:`simulate`, the markets and their weekly steps.
 - :mod:`eval.simulator.config`: :class:`SimulationConfig`, every knob and its default.
-- :mod:`eval.simulator.policies`: the policies (random, similarity, ranker, oracle), one interface.
+- :mod:`eval.simulator.policies`: the policies (random, similarity, ranker, ranker_explore,
+  oracle), one interface.
+- :mod:`eval.simulator.learning`: the scheduled retraining through the promotion guard, from
+  the interactions or from the logged lists (with or without a position-bias correction).
+- :mod:`eval.simulator.offpolicy_check`: off-policy estimates from an exploring ranker's log
+  set beside the target policy's own market.
 - :mod:`eval.simulator.bound`: the weekly capacity bound, a maximum-weight b-matching of
   the true ``p_match`` under the free seats (OR-Tools min-cost flow).
 - :mod:`eval.simulator.market`: market metrics over counts (Gini, Lorenz curve, coverage,
@@ -14,7 +19,7 @@ The mentee-side appeal and position-bias models are part of the world's truth an
 """
 
 from eval.simulator.bound import Bound, capacity_bound
-from eval.simulator.config import POLICIES, SimulationConfig
+from eval.simulator.config import DEBIAS, LEARN_FROM, POLICIES, SimulationConfig
 from eval.simulator.market import (
     MeanSE,
     coverage,
@@ -36,6 +41,8 @@ from eval.simulator.writing import (
 )
 
 __all__ = [
+    "DEBIAS",
+    "LEARN_FROM",
     "POLICIES",
     "SIMULATION_FILES",
     "SIMULATION_FORMAT",

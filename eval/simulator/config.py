@@ -8,8 +8,16 @@ from typing import Any
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_choice, check_int, check_number
 
-POLICIES: tuple[str, ...] = ("random", "similarity", "ranker", "oracle")
+POLICIES: tuple[str, ...] = ("random", "similarity", "ranker", "ranker_explore", "oracle")
 """The policies :func:`eval.simulator.run.simulate` knows (see :mod:`eval.simulator.policies`)."""
+LEARN_FROM: tuple[str, ...] = ("interactions", "log")
+"""What a scheduled retraining learns from (:mod:`eval.simulator.learning`)."""
+DEBIAS: tuple[str, ...] = ("none", "unbiased", "position")
+"""How a retraining from the log treats the position bias of the shown lists."""
+OFF_POLICY_LOGGERS: tuple[str, ...] = ("ranker_explore",)
+"""Policies whose log can be reweighted: they log a propensity below 1 for what they sampled."""
+OFF_POLICY_TARGETS: tuple[str, ...] = ("ranker", "ranker_explore", "similarity", "oracle")
+"""Policies the off-policy check can estimate: deterministic ones, or the logging policy itself."""
 
 _WHERE = "the simulation"
 
@@ -48,7 +56,26 @@ class SimulationConfig:
     index_every: int = 1
     """Weeks between index rebuilds (new mentors reach the main index); 0: never."""
     retrain_every: int = 0
-    """Weeks between retrainings of the ranker on the database; 0: never."""
+    """Weeks between retrainings of the ranker on the database; 0: never. Every retraining goes
+    through :func:`eval.retrain.retrain`: the promotion guard and the registry."""
+    learn_from: str = "interactions"
+    """What a retraining learns from: ``"interactions"`` (the requests and their outcomes, as
+    ``scripts/retrain.py`` does) or ``"log"`` (the logged lists up to the simulated now,
+    :mod:`ranking.logged`)."""
+    debias: str = "none"
+    """Position bias of a retraining from the log: ``"none"`` (a plain ranker on the logged
+    lists), ``"unbiased"`` (unbiased LambdaMART) or ``"position"`` (the shown position as a
+    feature, held at 1 when serving). Only with ``learn_from="log"``."""
+    retrain_margin: float = 0.01
+    """The promotion guard's margin in NDCG@10 (:data:`eval.retrain.DEFAULT_MARGIN`); a margin
+    of 1 admits every candidate (NDCG lies in [0, 1])."""
+    explore_epsilon: float = 0.2
+    """The ``ranker_explore`` policy samples this share of its lists by Plackett-Luce."""
+    explore_temperature: float = 1.0
+    """... at this temperature over the ranker's scores (:mod:`retrieval.exploration`)."""
+    off_policy: tuple[str, str] | None = None
+    """(logging, target): estimate the target's rates per list from the logging policy's log
+    and set them beside the target's own market (:mod:`eval.simulator.offpolicy_check`)."""
     ab: tuple[str, str] | None = None
     """(variant, control): also play both policies in one shared market, split 50/50 by mentee."""
 
@@ -92,7 +119,51 @@ class SimulationConfig:
                     f"The 'ab' parameter of {_WHERE} must be two different policies (variant, control) "
                     f"of {', '.join(POLICIES)}. Got {self.ab!r}."
                 )
-        return replace(self, seeds=seeds, policies=policies, duration_weeks=(low, high), ab=ab)
+        self._check_learning()
+        off_policy = self._checked_off_policy(policies)
+        return replace(self, seeds=seeds, policies=policies, duration_weeks=(low, high), ab=ab,
+                       off_policy=off_policy)
+
+    def _check_learning(self) -> None:
+        check_choice("learn_from", self.learn_from, _WHERE, LEARN_FROM)
+        check_choice("debias", self.debias, _WHERE, DEBIAS)
+        check_number("retrain_margin", self.retrain_margin, _WHERE, low=0)
+        check_number("explore_epsilon", self.explore_epsilon, _WHERE, low=0, high=1)
+        check_number("explore_temperature", self.explore_temperature, _WHERE, low=0, low_open=True)
+        if self.debias != "none" and self.learn_from != "log":
+            raise InvalidParameterError(
+                f"The 'debias' parameter of {_WHERE} corrects the position bias of logged lists, so it "
+                f"needs learn_from='log'. Got debias={self.debias!r} with learn_from={self.learn_from!r}; "
+                "set learn_from='log' (--learn-from log) or leave debias at 'none'."
+            )
+        if self.learn_from == "log" and self.retrain_every == 0:
+            raise InvalidParameterError(
+                f"The 'learn_from' parameter of {_WHERE} is 'log' but 'retrain_every' is 0, so nothing "
+                "would ever learn from the log. Set retrain_every >= 1 (--retrain-every N)."
+            )
+
+    def _checked_off_policy(self, policies: tuple[str, ...]) -> tuple[str, str] | None:
+        if self.off_policy is None:
+            return None
+        pair = tuple(self.off_policy)
+        fix = (f"Name (logging, target) with logging one of {', '.join(OFF_POLICY_LOGGERS)} and target "
+               f"one of {', '.join(OFF_POLICY_TARGETS)}, e.g. ('ranker_explore', 'similarity').")
+        if len(pair) != 2 or pair[0] not in OFF_POLICY_LOGGERS or pair[1] not in OFF_POLICY_TARGETS:
+            raise InvalidParameterError(f"The 'off_policy' parameter of {_WHERE} got {self.off_policy!r}. {fix}")
+        if self.explore_epsilon == 0:
+            raise InvalidParameterError(
+                f"The 'off_policy' check of {_WHERE} reweights the lists {pair[0]} sampled, but "
+                "'explore_epsilon' is 0: it samples none, so only its own order has support. Set "
+                "explore_epsilon > 0 (e.g. 0.2)."
+            )
+        missing = [name for name in pair if name not in policies]
+        if missing:
+            raise InvalidParameterError(
+                f"The 'off_policy' check of {_WHERE} reads the markets of {pair[0]} and {pair[1]}, but "
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not among the policies "
+                f"{list(policies)}. Add {' and '.join(missing)} to the policies (--policies)."
+            )
+        return pair  # type: ignore[return-value]
 
     def settings(self) -> dict[str, Any]:
         """The JSON-able settings block of ``simulation.json``."""
@@ -100,6 +171,7 @@ class SimulationConfig:
         data["seeds"], data["policies"] = list(self.seeds), list(self.policies)
         data["duration_weeks"] = list(self.duration_weeks)
         data["ab"] = None if self.ab is None else list(self.ab)
+        data["off_policy"] = None if self.off_policy is None else list(self.off_policy)
         data["world"] = {"mentors": self.mentors, "mentees": self.mentees,
                          "interactions_per_mentee": self.interactions_per_mentee}
         return data

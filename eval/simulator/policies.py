@@ -9,11 +9,20 @@ seat at the start of the week, who contacted whom, and (for the oracle only) the
 
 - ``random``: k eligible mentors drawn uniformly (active, a free seat, not contacted);
 - ``similarity``: stage 1 alone, the k eligible mentors whose bios are nearest to the goals;
-- ``ranker``: the two-stage engine (``Recommender.recommend_batch``), as production serves;
+- ``ranker``: the two-stage engine as a mentee's query serves it (``Recommender.recommend``:
+  stage-1 candidates, the ranker's scores, the top k), batched over the week's mentees; each
+  slot is logged with its feature snapshot, so the log can train a ranker
+  (:mod:`ranking.logged`);
+- ``ranker_explore``: the same with exploration (:mod:`retrieval.exploration`): a share
+  ``explore_epsilon`` of the lists is sampled by Plackett-Luce at ``explore_temperature`` over
+  the ranker's scores, and every slot logs its propensity, so the log supports off-policy
+  estimates (:mod:`eval.simulator.offpolicy_check`);
 - ``oracle``: each mentee's k eligible mentors of highest true ``p_match``: perfect relevance,
   blind to what other mentees are shown (congestion).
 
-Later policies (market-aware lists) implement the same ``serve``.
+Every policy also has ``lists(view, mentee_ids, k)``: the same lists without logging them, which
+the off-policy check uses to ask what a target policy would have shown in the logging
+policy's market. Later policies (market-aware lists) implement the same two methods.
 """
 
 from __future__ import annotations
@@ -21,14 +30,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
 
 from db.log import RecommendationLog, ServedList, ServedSlot, new_list_id
+from mentor_match.errors import InvalidParameterError
+from mentor_match.validation import check_number
 
 SLOT_COLUMNS = ("list_id", "mentee_id", "rank", "mentor_id")
+CANDIDATES = 200
+"""Stage-1 candidates the ranker scores per mentee (``retrieval.DEFAULT_CANDIDATES``, as served)."""
+
+
+class ScoredList(NamedTuple):
+    """What a ranker policy scored for one list: every candidate and its score, and the shown
+    slots as positions into them (best first). The off-policy check's input."""
+
+    list_id: str
+    mentee_id: int
+    mentor_ids: np.ndarray
+    scores: np.ndarray
+    order: np.ndarray
 
 
 @dataclass
@@ -44,23 +68,36 @@ class WeekView:
     candidates: pd.DataFrame  # (mentee_id, mentor_id, p_match): the truth's top pairs, eligible, this week
     rng: np.random.Generator
     index_version: str
+    explore_rng: np.random.Generator | None = None
+    """Seeds of the exploring policy's lists: a stream of its own, so exploring does not move
+    the browsing draws of ``rng``."""
+    on_scored: Callable[[ScoredList], None] | None = None
+    """Called by a ranker policy with each list's scored candidates (the off-policy check)."""
 
 
 class Policy(Protocol):
     name: str
 
+    def lists(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame: ...
+
     def serve(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame: ...
 
 
-def _log_lists(view: WeekView, lists: pd.DataFrame, policy: str, *, k: int) -> None:
+def _log_lists(
+    view: WeekView, lists: pd.DataFrame, name: str, *, k: int, model_version: str | None = None,
+    policy: str | None = None, params: dict | None = None,
+) -> None:
     """Submit one logged list per mentee of ``lists`` (rows best first per mentee); its
-    ``score`` and ``similarity`` columns are logged where present (NULL otherwise). Lists
-    of a random policy log no propensity (None)."""
+    ``score``, ``similarity``, ``propensity`` and ``features`` columns are logged where
+    present (NULL otherwise; without a ``propensity`` column a slot logs 1, and a random
+    policy's none). ``name`` is the variant; ``model_version`` and ``policy`` default to it."""
     created_at = view.clock()
     nan = np.full(len(lists), np.nan)
     score = lists["score"].to_numpy(float) if "score" in lists else nan
     similarity = lists["similarity"].to_numpy(float) if "similarity" in lists else nan
-    propensity = None if policy == "random" else 1.0
+    default = None if name == "random" else 1.0
+    propensity = lists["propensity"].to_numpy(float) if "propensity" in lists else np.full(len(lists), default)
+    features = lists["features"].to_numpy() if "features" in lists else np.full(len(lists), None)
     starts = np.flatnonzero(np.r_[True, lists["list_id"].to_numpy()[1:] != lists["list_id"].to_numpy()[:-1]])
     ends = np.r_[starts[1:], len(lists)]
     ranks, mentors, mentees = (lists[c].to_numpy() for c in ("rank", "mentor_id", "mentee_id"))
@@ -68,10 +105,11 @@ def _log_lists(view: WeekView, lists: pd.DataFrame, policy: str, *, k: int) -> N
     for start, end in zip(starts, ends, strict=True):
         view.log.submit(ServedList(
             list_id=str(list_ids[start]), mentee_id=int(mentees[start]), created_at=created_at,
-            model_version=policy, index_version=view.index_version, experiment=view.experiment,
-            variant=policy, policy=policy, policy_params={}, k=k, latency_ms=0.0,
+            model_version=model_version or name, index_version=view.index_version, experiment=view.experiment,
+            variant=name, policy=policy or name, policy_params=params or {}, k=k, latency_ms=0.0,
             slots=tuple(ServedSlot(int(ranks[i]), int(mentors[i]), float(score[i]), float(similarity[i]),
-                                   propensity, None) for i in range(start, end)),
+                                   None if propensity[i] is None else float(propensity[i]), features[i])
+                        for i in range(start, end)),
         ))
 
 
@@ -106,6 +144,11 @@ class RandomPolicy:
     name = "random"
 
     def serve(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
+        lists = self.lists(view, mentee_ids, k)
+        _log_lists(view, lists, self.name, k=k)
+        return lists[list(SLOT_COLUMNS)]
+
+    def lists(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
         pool = view.eligible_mentors
         chosen = []
         for mentee in mentee_ids:
@@ -113,9 +156,7 @@ class RandomPolicy:
             draw = view.rng.choice(pool, size=min(len(pool), k + 20), replace=False)
             keep = draw[~view.contacted(np.full(len(draw), mentee), draw)][:k]
             chosen.append(keep)
-        lists = _frame(mentee_ids, chosen)
-        _log_lists(view, lists, self.name, k=k)
-        return lists[list(SLOT_COLUMNS)]
+        return _frame(mentee_ids, chosen)
 
 
 class OraclePolicy:
@@ -124,10 +165,13 @@ class OraclePolicy:
     name = "oracle"
 
     def serve(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
-        pairs = view.candidates[view.candidates["mentee_id"].isin(mentee_ids)]
-        lists = _best_first(pairs.assign(score=pairs["p_match"]), "score", k)
+        lists = self.lists(view, mentee_ids, k)
         _log_lists(view, lists, self.name, k=k)
         return lists[list(SLOT_COLUMNS)]
+
+    def lists(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
+        pairs = view.candidates[view.candidates["mentee_id"].isin(mentee_ids)]
+        return _best_first(pairs.assign(score=pairs["p_match"]), "score", k)
 
 
 class SimilarityPolicy:
@@ -136,26 +180,101 @@ class SimilarityPolicy:
     name = "similarity"
 
     def serve(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
-        found = view.recommender.retrieve([int(i) for i in mentee_ids], candidates=k, pool=k, progress=False)
-        lists = _best_first(found.assign(score=found["similarity"]), "score", k)
+        lists = self.lists(view, mentee_ids, k)
         _log_lists(view, lists, self.name, k=k)
         return lists[list(SLOT_COLUMNS)]
 
+    def lists(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
+        found = view.recommender.retrieve([int(i) for i in mentee_ids], candidates=k, pool=k, progress=False)
+        return _best_first(found.assign(score=found["similarity"]), "score", k)
+
 
 class RankerPolicy:
-    """The two-stage engine as production serves it; the Recommender logs its own lists."""
+    """The two-stage engine as a mentee's query serves it, batched: stage-1 candidates
+    (:data:`CANDIDATES` per mentee, ``Recommender.retrieve``'s), the served ranker's scores,
+    then the top ``k``, or with ``epsilon`` > 0 a list drawn by
+    :func:`retrieval.exploration.explore` (seeded from ``view.explore_rng``).
 
-    name = "ranker"
+    With ``epsilon`` 0 the lists are ``Recommender.recommend_batch``'s. Unlike that batch
+    path, which logs no feature snapshot, every slot is logged as ``Recommender.recommend``
+    logs it: score, similarity, propensity and the features the ranker scored, so the log can
+    train the next ranker. ``view.on_scored``, when set, receives each list's scored candidates.
+    """
+
+    def __init__(self, name: str = "ranker", *, epsilon: float = 0.0, temperature: float = 1.0) -> None:
+        self.name = name
+        self.epsilon = check_number("epsilon", epsilon, f"the {name} policy", low=0.0, high=1.0)
+        self.temperature = check_number("temperature", temperature, f"the {name} policy", low=0.0, low_open=True)
 
     def serve(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
-        batch = view.recommender.recommend_batch([int(i) for i in mentee_ids], k=k, progress=False)
-        return batch[list(SLOT_COLUMNS)].reset_index(drop=True)
+        lists = self.lists(view, mentee_ids, k)
+        exploring = self.epsilon > 0
+        params = {"epsilon": self.epsilon, "temperature": self.temperature} if exploring else {}
+        _log_lists(view, lists, self.name, k=k, model_version=self.model_version(view),
+                   policy="plackett-luce" if exploring else "ranker", params=params)
+        return lists[list(SLOT_COLUMNS)]
+
+    @staticmethod
+    def model_version(view: WeekView) -> str:
+        """What scores the served arm's lists, as the Recommender logs it (the ranker's short build name)."""
+        return view.recommender.stages.arm().model_version
+
+    def lists(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
+        from retrieval.exploration import explore
+
+        if self.epsilon > 0 and view.explore_rng is None:
+            raise InvalidParameterError(
+                f"The {self.name} policy explores (epsilon {self.epsilon}) and draws each list's seed from "
+                "WeekView.explore_rng, which is None; give the view a seeded generator."
+            )
+        stages = view.recommender.stages
+        arm = stages.arm()
+        frames = []
+        for mentees, pairs in stages.candidate_batches([int(i) for i in mentee_ids], max(k, CANDIDATES),
+                                                        progress=False):
+            pairs = pairs.reset_index(drop=True)
+            pairs["score"] = arm.reranker.score(mentees.prepared, mentees.vectors, pairs)
+            pairs = pairs.sort_values("mentee_id", kind="stable")  # as recommend_batch orders them
+            chosen, scored = [], []
+            for mentee_id, rows in pairs.groupby("mentee_id", sort=False):
+                scores = rows["score"].to_numpy(float)
+                if self.epsilon > 0:
+                    seed = int(view.explore_rng.integers(2**63))
+                    shown = explore(scores, k, epsilon=self.epsilon, temperature=self.temperature, seed=seed)
+                    order, propensity = shown.order, shown.propensity
+                else:
+                    order = np.argsort(-scores, kind="stable")[:k]
+                    propensity = np.ones(len(order))
+                chosen.append(rows.iloc[order].assign(rank=np.arange(1, len(order) + 1), propensity=propensity))
+                scored.append((int(mentee_id), rows["mentor_id"].to_numpy(np.int64), scores, order))
+            if not chosen:
+                continue
+            batch = pd.concat(chosen, ignore_index=True)
+            features = arm.reranker.features(mentees.prepared, mentees.vectors, batch[["mentee_id", "mentor_id"]])
+            batch["features"] = [dict(zip(features.columns, row, strict=True))
+                                 for row in features.to_numpy(float).tolist()]
+            first = batch["mentee_id"].ne(batch["mentee_id"].shift()).to_numpy()
+            ids = np.array([new_list_id() for _ in range(int(first.sum()))], dtype=object)
+            batch["list_id"] = ids[np.cumsum(first) - 1]
+            if view.on_scored is not None:
+                for list_id, (mentee_id, mentor_ids, scores, order) in zip(ids, scored, strict=True):
+                    view.on_scored(ScoredList(str(list_id), mentee_id, mentor_ids, scores, order))
+            frames.append(batch)
+        if not frames:
+            return pd.DataFrame({"list_id": pd.Series(dtype=object), "mentee_id": pd.Series(dtype=np.int64),
+                                 "rank": pd.Series(dtype=np.int64), "mentor_id": pd.Series(dtype=np.int64)})
+        columns = ["list_id", "mentee_id", "rank", "mentor_id", "score", "similarity", "propensity", "features"]
+        return pd.concat(frames, ignore_index=True)[columns]
 
 
-def make_policy(name: str) -> Policy:
-    """The policy of a name of :data:`eval.simulator.config.POLICIES`."""
-    return {"random": RandomPolicy, "similarity": SimilarityPolicy, "ranker": RankerPolicy,
-            "oracle": OraclePolicy}[name]()
+def make_policy(name: str, *, explore_epsilon: float = 0.2, explore_temperature: float = 1.0) -> Policy:
+    """The policy of a name of :data:`eval.simulator.config.POLICIES`; ``ranker_explore``
+    explores with ``explore_epsilon`` and ``explore_temperature``."""
+    if name == "ranker":
+        return RankerPolicy()
+    if name == "ranker_explore":
+        return RankerPolicy(name, epsilon=explore_epsilon, temperature=explore_temperature)
+    return {"random": RandomPolicy, "similarity": SimilarityPolicy, "oracle": OraclePolicy}[name]()
 
 
-NEEDS_RECOMMENDER = frozenset({"similarity", "ranker"})
+NEEDS_RECOMMENDER = frozenset({"similarity", "ranker", "ranker_explore"})

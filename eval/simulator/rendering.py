@@ -51,6 +51,7 @@ METRIC_LABELS = {
     "expected_matches": "expected matches of the pairs started (true p_match)",
     "lists": "lists served",
     "mean_weeks_to_match": "mean weeks to a mentor (of those matched)",
+    "ndcg_truth": "NDCG@k of the lists against the truth (gain p_match)",
 }
 """How each metric of ``simulation.json`` is named on the page (unknown ones by their key)."""
 
@@ -96,6 +97,14 @@ HOW_TO_READ = (
     "evenly over mentors, near 1 when they all go to one.",
     "Matched within 2 / 4 weeks: share of mentees whose first mentorship started within that "
     "many weeks of starting to look; still waiting: mentees looking at the end of the run.",
+    "NDCG@k against the truth: each served list scored with the true p_match as gain, against the "
+    "best k of the mentee's eligible mentors that week: per-mentee relevance, blind to congestion.",
+    "Retraining, when present: every scheduled retraining went through the promotion guard (NDCG@10 "
+    "on held-out mentees' interactions, against the ranker in production); refused candidates "
+    "left the ranker in place. The learned examination curve of unbiased LambdaMART stands next "
+    "to the simulator's true one (both over position 1).",
+    "The off-policy check, when present, estimated the target policy's counts per list from the "
+    "exploring logging policy's log (IPS, SNIPS, IIPS) and sets them beside the target's own market.",
     "The A/B section, when present, ran the first two policies in one shared market with "
     "mentees split between them. Mentors are shared, so the split test can misread the "
     "difference that shipping would give; compare it with the separate-markets difference.",
@@ -138,6 +147,10 @@ def simulation_tables(result: Mapping[str, Any]) -> list[Table]:
     tables = [_headline_table(result), _weeks_table(result), _totals_table(result)]
     if result.get("ab"):
         tables.append(_ab_table(result["ab"]))
+    if result.get("retraining"):
+        tables += _retraining_tables(result["retraining"])
+    if result.get("off_policy"):
+        tables.append(_off_policy_table(result["off_policy"]))
     tables.append(_settings_table(result.get("settings") or {}))
     if result.get("seconds"):
         tables.append(_seconds_table(result["seconds"]))
@@ -332,6 +345,67 @@ def _gap_sentence(first: str, second: str, split: Mapping[str, Any], separate: M
         else:
             sentence += " The gap is within two standard errors of 0 at these seeds."
     return sentence
+
+
+def _retraining_tables(retraining: Mapping[str, Any]) -> list[Table]:
+    policies = retraining.get("policies") or {}
+    source = retraining.get("learn_from")
+    if source == "log":
+        source = f"the logged lists (label {retraining.get('label')}, debias {retraining.get('debias')})"
+    rows = [[policy] + [format_mean_se(entry.get(outcome), "count") for outcome in ("promoted", "refused", "skipped")]
+            for policy, entry in policies.items()]
+    tables = [Table(
+        "Retraining",
+        ["policy", "promoted", "refused", "skipped (too little data)"],
+        rows,
+        note=f"Retrained every {retraining.get('every')} week(s) from {source}, through the promotion guard "
+        f"(margin {retraining.get('margin')} NDCG@10). Counts per market, mean ± SE over seeds.",
+    )]
+    true = list(retraining.get("true_examination") or [])
+    learned = {policy: entry["learned_examination"] for policy, entry in policies.items()
+               if entry.get("learned_examination")}
+    if true and learned:
+        rows = [[str(position), f"{value:.3f}"]
+                + [format_mean_se(curve[position - 1], "index") if position <= len(curve) else MISSING
+                   for curve in learned.values()]
+                for position, value in enumerate(true, start=1)]
+        tables.append(Table(
+            "Examination by position: learned against true",
+            ["position", "true (simulator)", *(f"{policy}: learned" for policy in learned)],
+            rows,
+            note="Unbiased LambdaMART's examination ratio of the last retraining (position 1 = 1), mean ± SE "
+            "over seeds, beside the simulator's examination probability over position 1's.",
+        ))
+    return tables
+
+
+def _off_policy_table(check: Mapping[str, Any]) -> Table:
+    target, logging_policy = check.get("target"), check.get("logging")
+    rows = []
+    for scope, rewards in (check.get("summary") or {}).items():
+        for reward, entry in rewards.items():
+            actual = entry.get("actual")
+            for name in ("ips", "snips", "iips"):
+                estimate = entry.get(name) or {}
+                rows.append([scope.replace("_", " "), reward, name, format_mean_se(estimate.get("estimate"), "index"),
+                             format_mean_se(actual, "index"), format_mean_se(estimate.get("difference"), "index"),
+                             str(estimate.get("covered", MISSING))])
+    seeds = check.get("per_seed") or []
+    support = [s.get("support") for s in seeds if s.get("support") is not None]
+    extra = []
+    if support:
+        extra.append(f"Support: {100 * sum(support) / len(support):.1f}% of {target}'s slots name a mentor among "
+                     f"{logging_policy}'s candidates; the rest no estimate can see.")
+    return Table(
+        f"Off-policy check: {target} estimated from {logging_policy}'s log",
+        ["lists", "reward", "estimator", "estimate per list", f"{target}'s own market", "difference",
+         "interval covers"],
+        rows,
+        note=f"{logging_policy} explored with epsilon {check.get('epsilon')} at temperature "
+        f"{check.get('temperature')}. Mean ± SE over seeds; 'interval covers': seeds whose 95% interval "
+        "held the actual count. A missing estimate had no support or too few lists.",
+        extra=extra,
+    )
 
 
 def _setting_value(value: Any) -> str:

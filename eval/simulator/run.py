@@ -13,8 +13,9 @@ in one shared market split by mentee (what an A/B test would see). Each week of 
 3. **The operator's schedule.** The mentors' observed aggregates are updated (acceptance
    rate, total mentees; the truth keeps its own fixed quality terms, so the truth does not
    drift with them), the catalogue refreshes, the index is rebuilt every ``index_every``
-   weeks when mentors joined, the ranker retrained every ``retrain_every`` weeks (0: never;
-   learning from the log is the next issue's, this is its hook).
+   weeks when mentors joined, the ranker retrained every ``retrain_every`` weeks (0: never)
+   through the promotion guard, from the interactions or from the logged lists
+   (:mod:`eval.simulator.learning`).
 4. **The bound.** The most expected matches this week's free seats and seekers allow
    (:func:`eval.simulator.bound.capacity_bound` over each seeker's top ``bound_top_n`` pairs
    by truth at the week's loads).
@@ -23,7 +24,8 @@ in one shared market split by mentee (what an A/B test would see). Each week of 
    bias of :func:`synthetic.appeal.examination_probability`, and would request an examined
    mentor with :func:`synthetic.appeal.request_probability` (what a profile shows, never the
    hidden success). Of those, the best-ranked ``requests_per_week`` are sent one after
-   another, the next only after a decline.
+   another, the next only after a decline. The served lists are scored against the truth
+   (``ndcg_truth``).
 6. **Answers.** Requests are answered in rounds (every mentee's first, then second, ...), in
    random order within a round. A mentor with no free seat declines; otherwise they accept
    with the truth's ``p_accept`` at their load with this round's pending requests included.
@@ -32,6 +34,10 @@ in one shared market split by mentee (what an A/B test would see). Each week of 
 7. **The platform writes** every event (requested, accepted / declined, started, ended) with
    :func:`db.outcomes.record_outcomes`, joined to its list, in one transaction per week; that
    updates ``interactions`` and ``current_mentees`` as production does.
+
+With ``config.off_policy`` the logging policy's market also records what the off-policy
+estimators need, and the check sets their estimates beside the target's own market
+(:mod:`eval.simulator.offpolicy_check`).
 
 A *successful match* is counted in the week the mentorship started (its success is drawn
 then; the ``ended`` event reveals it later, and may fall after the horizon). The weekly bound
@@ -66,9 +72,19 @@ from db.schema import mentees as mentees_table
 from db.schema import mentors as mentors_table
 from db.schema import synthetic_mentee_truth, synthetic_mentor_truth
 from db.writing import frame_records
+from eval.metrics import ndcg_per_query
+from eval.offpolicy.estimators import MIN_LISTS
 from eval.simulator.bound import capacity_bound
 from eval.simulator.config import SimulationConfig
+from eval.simulator.learning import LOG_LABEL, retrain_step, true_examination
 from eval.simulator.market import gini, mean_and_se
+from eval.simulator.offpolicy_check import (
+    MARGINAL_SAMPLES,
+    OffPolicyRecorder,
+    check_against_truth,
+    rewards_per_list,
+    summarise_checks,
+)
 from eval.simulator.policies import NEEDS_RECOMMENDER, WeekView, make_policy
 from eval.simulator.writing import SIMULATION_FORMAT
 from mentor_match.errors import DataValidationError
@@ -87,7 +103,7 @@ PRIOR_ANSWERS = 10
 WEEK_METRICS = (
     "successful_matches", "mentorships_started", "expected_matches", "requests", "acceptance_rate",
     "requests_to_full", "bound", "share_of_bound", "utilisation", "coverage", "gini_requests",
-    "gini_impressions", "seekers", "lists",
+    "gini_impressions", "seekers", "lists", "ndcg_truth",
 )
 TOTAL_METRICS = WEEK_METRICS + (
     "matched_within_2_weeks", "matched_within_4_weeks", "still_waiting", "mean_weeks_to_match",
@@ -122,6 +138,7 @@ class _Week:
     coverage: float = 0.0
     gini_requests: float = 0.0
     gini_impressions: float = 0.0
+    ndcg_sum: float = 0.0
     arm_successes: dict[str, int] = field(default_factory=dict)
 
     def row(self) -> dict[str, float]:
@@ -134,6 +151,7 @@ class _Week:
             "utilisation": self.utilisation, "coverage": self.coverage,
             "gini_requests": self.gini_requests, "gini_impressions": self.gini_impressions,
             "seekers": self.seekers, "lists": self.lists,
+            "ndcg_truth": self.ndcg_sum / self.lists if self.lists else float("nan"),
         }
 
 
@@ -146,7 +164,8 @@ class Market:
         policies: list[str], assign: Callable[[int], str], experiment: str, encoder, candidates: pd.DataFrame,
     ) -> None:
         self.config, self.seed, self.db_url, self.artifacts = config, seed, db_url, artifacts
-        self.policies = {name: make_policy(name) for name in policies}
+        self.policies = {name: make_policy(name, explore_epsilon=config.explore_epsilon,
+                                           explore_temperature=config.explore_temperature) for name in policies}
         self.assign = assign  # mentee id -> policy (one policy, or the A/B arms)
         self.experiment = experiment
         self.encoder = encoder
@@ -170,6 +189,9 @@ class Market:
         self.arm_of: dict[int, str] = {}
         self.now = START
         self._new_mentors = False  # mentors joined since the last index build
+        self.retrains: list[dict[str, Any]] = []  # the scheduled retrainings' events
+        self.recorder: OffPolicyRecorder | None = None  # set when this market logs for the off-policy check
+        self.rewards: dict[str, pd.DataFrame] | None = None  # its per-slot rewards, read after the run
         self.log = RecommendationLog(self.engine, flush_interval=0.5)
         self.recommender = None
         if NEEDS_RECOMMENDER & set(self.policies):
@@ -193,7 +215,7 @@ class Market:
         if week > 1:
             self._arrive(week, np.random.default_rng([self.seed, week, 1]))
         self._end(week, week_start)
-        self._operate(week)
+        self._operate(week, week_start)
         seekers = np.flatnonzero(self.seeking)
         counters.seekers = len(seekers)
         free = self._free_seats()
@@ -201,8 +223,9 @@ class Market:
         if len(candidates):
             counters.bound = capacity_bound(candidates, pd.Series(free, index=self.mentors["mentor_id"])).value
         self.now = week_start + timedelta(minutes=1)
-        lists = self._serve(seekers, free, candidates, rng)
+        lists = self._serve(seekers, free, candidates, rng, week)
         counters.lists = int(lists["list_id"].nunique()) if len(lists) else 0
+        counters.ndcg_sum = self._truth_ndcg(lists, candidates)
         self.shown.update(lists["mentor_id"].tolist())
         impressions = lists["mentor_id"].value_counts()
         requests = self._browse(lists, rng)
@@ -292,7 +315,7 @@ class Market:
         np.subtract.at(current, position, 1)
         self.mentors["current_mentees"] = np.maximum(current, 0)
 
-    def _operate(self, week: int) -> None:
+    def _operate(self, week: int, week_start: datetime) -> None:
         """The operator's week: observed aggregates, refresh, index rebuild, retraining."""
         ids = self.mentors["mentor_id"].to_numpy()
         with transaction(self.engine) as conn:
@@ -307,10 +330,14 @@ class Market:
             return
         cfg = self.config
         if cfg.retrain_every and week > 1 and (week - 1) % cfg.retrain_every == 0:
-            from eval.training_run import run_training
-
-            run_training(self.db_url, self.artifacts, seed=self.seed, encoder=self.encoder, progress=False)
-            self.recommender.reload()
+            event = retrain_step(
+                db_url=self.db_url, artifacts=self.artifacts, now=week_start, week=week, seed=self.seed,
+                learn_from=cfg.learn_from, debias=cfg.debias, k=cfg.k, margin=cfg.retrain_margin,
+                encoder=self.encoder,
+            )
+            self.retrains.append(event)
+            if event["outcome"] == "promoted":
+                self.recommender.reload()
         if cfg.index_every and week > 1 and (week - 1) % cfg.index_every == 0 and self._new_mentors:
             from index import build_index_from_db
 
@@ -346,7 +373,7 @@ class Market:
         return pd.Index(self.mentors["mentor_id"]).get_indexer(mentor_ids)
 
     def _serve(self, seekers: np.ndarray, free: np.ndarray, candidates: pd.DataFrame,
-               rng: np.random.Generator) -> pd.DataFrame:
+               rng: np.random.Generator, week: int) -> pd.DataFrame:
         ids = self.mentees["mentee_id"].to_numpy()[seekers]
         frames = []
         for name, policy in self.policies.items():
@@ -357,10 +384,36 @@ class Market:
                 recommender=self.recommender, log=self.log, clock=lambda: self.now, experiment=self.experiment,
                 eligible_mentors=self.mentors["mentor_id"].to_numpy()[free > 0], contacted=self._contacted,
                 candidates=candidates, rng=rng, index_version=self._index_version(),
+                explore_rng=np.random.default_rng([self.seed, week, 23]),
+                on_scored=None if self.recorder is None else self.recorder.scored,
             )
             frames.append(policy.serve(view, mine, self.config.k).assign(policy=name))
+            if self.recorder is not None:
+                self.recorder.record(view, mine, self.config.k)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             {"list_id": [], "mentee_id": [], "rank": [], "mentor_id": [], "policy": []})
+
+    def _truth_ndcg(self, lists: pd.DataFrame, candidates: pd.DataFrame) -> float:
+        """The sum over the week's lists of NDCG@k against the truth: gain ``p_match`` at the
+        week's loads, over each mentee's eligible candidates (the week's top pairs by truth) and
+        the mentors shown, so the ideal is the best k the mentee could have been shown."""
+        if not len(lists):
+            return 0.0
+        pair = ["mentee_id", "mentor_id"]
+        shown = lists[[*pair, "rank"]].astype({"mentee_id": np.int64, "mentor_id": np.int64})
+        pool = candidates.loc[candidates["mentee_id"].isin(shown["mentee_id"]), [*pair, "p_match"]]
+        rows = shown.merge(pool, on=pair, how="left")
+        outside = rows["p_match"].isna().to_numpy()
+        if outside.any():  # shown beyond the top pairs by truth
+            rows.loc[outside, "p_match"] = true_match_probability(
+                self.mentees, self._loaded(self.truth_mentors), rows.loc[outside, pair])["p_match"].to_numpy()
+        unshown = pool.merge(shown[pair], on=pair, how="left", indicator=True)
+        unshown = unshown[unshown["_merge"] == "left_only"].drop(columns="_merge")
+        rows = pd.concat([rows.assign(score=-rows["rank"].astype(float)),
+                          unshown.assign(score=-float(self.config.k + 1))], ignore_index=True)
+        per_list = ndcg_per_query(rows["p_match"].to_numpy(float), rows["score"].to_numpy(float), self.config.k,
+                                  rows["mentee_id"].to_numpy())
+        return float(per_list.sum())
 
     def _arm(self, mentee_id: int) -> str:
         arm = self.arm_of.get(mentee_id)
@@ -491,6 +544,7 @@ class Market:
             "matched_within_4_weeks": within(4),
             "still_waiting": float(self.seeking.sum()),
             "mean_weeks_to_match": float(np.nanmean(wait[ever] + 1)) if np.isfinite(wait[ever]).any() else float("nan"),
+            "ndcg_truth": sum(w.ndcg_sum for w in self.weeks) / sums["lists"] if sums["lists"] else float("nan"),
         }
 
     def requests_counts(self) -> list[int]:
@@ -531,6 +585,8 @@ def simulate(
     work.mkdir(parents=True, exist_ok=True)
     per_seed: dict[str, list[dict]] = {name: [] for name in config.policies}
     ab_rows: list[dict] = []
+    checks: list[dict] = []
+    off = config.off_policy
     seconds: dict[str, float] = {}
     try:
         total_steps = len(config.seeds) * (len(config.policies) + (1 if config.ab else 0)) * config.weeks
@@ -539,16 +595,29 @@ def simulate(
                 t = time.perf_counter()
                 world, base_url, artifacts, candidates = _prepare(config, seed, work, encoder, given)
                 seconds[f"prepare_seed_{seed}"] = round(time.perf_counter() - t, 2)
+                rewards: dict[str, dict[str, pd.DataFrame]] = {}
+                recorder = None if off is None else OffPolicyRecorder(
+                    off[1], None if off[1] == off[0] else make_policy(off[1]), epsilon=config.explore_epsilon,
+                    temperature=config.explore_temperature, seed=seed)
                 for name in config.policies:
                     bar.set_postfix_str(f"seed {seed}, {name}")
                     t = time.perf_counter()
                     market = _play(config, seed, world, base_url, db_url, work, artifacts, [name],
-                                   lambda _, n=name: n, f"sim-{name}", encoder, candidates, bar)
+                                   lambda _, n=name: n, f"sim-{name}", encoder, candidates, bar,
+                                   recorder=recorder if off and name == off[0] else None,
+                                   read_rewards=bool(off) and name in off)
                     seconds[f"seed_{seed}_{name}"] = round(time.perf_counter() - t, 2)
+                    if market.rewards is not None:
+                        rewards[name] = market.rewards
                     per_seed[name].append({
                         "seed": seed, "total": market.totals(), "weeks": [w.row() | {"week": w.week} for w in market.weeks],
-                        "requests_per_mentor": market.requests_counts(),
+                        "requests_per_mentor": market.requests_counts(), "retraining": market.retrains,
                     })
+                if off is not None:
+                    t = time.perf_counter()
+                    checks.append({"seed": seed, **recorder.diagnostics(), "scopes": check_against_truth(
+                        recorder.slots(), rewards[off[0]], rewards[off[1]])})
+                    seconds[f"seed_{seed}_off_policy"] = round(time.perf_counter() - t, 2)
                 if config.ab:
                     bar.set_postfix_str(f"seed {seed}, A/B {' vs '.join(config.ab)}")
                     ab_rows.append(_play_ab(config, seed, world, base_url, db_url, work, artifacts, encoder,
@@ -566,6 +635,8 @@ def simulate(
         "ab": _summarise_ab(config, ab_rows) if config.ab else None,
         "notes": _notes(config),
         "seconds": seconds,
+        "retraining": _summarise_retraining(config, per_seed) if config.retrain_every else None,
+        "off_policy": _summarise_off_policy(config, checks) if off else None,
     }
 
 
@@ -620,7 +691,7 @@ def _prepare(config: SimulationConfig, seed: int, work: Path, encoder, given=Non
 
 
 def _play(config, seed, world, base_url, db_url, work, artifacts, policies, assign, experiment, encoder,
-          candidates, bar) -> Market:
+          candidates, bar, *, recorder: OffPolicyRecorder | None = None, read_rewards: bool = False) -> Market:
     url = _market_database(world, base_url, db_url, work / f"seed-{seed}" / f"{experiment}.db")
     # Each market gets its own copy of the artifacts: index rebuilds and retraining change them.
     served = work / f"seed-{seed}" / f"{experiment}-artifacts"
@@ -629,10 +700,13 @@ def _play(config, seed, world, base_url, db_url, work, artifacts, policies, assi
     shutil.copytree(artifacts, served, symlinks=True)
     market = Market(config, seed, world, url, served, policies=policies, assign=assign, experiment=experiment,
                     encoder=encoder, candidates=candidates.copy())
+    market.recorder = recorder
     try:
         for week in range(1, config.weeks + 1):
             market.play(week)
             bar.update(1)
+        if read_rewards:  # before the database is replaced by the next market
+            market.rewards = rewards_per_list(load_log(market.engine, experiment=experiment))
     finally:
         market.close()
     return market
@@ -730,6 +804,48 @@ def _summarise_ab(config: SimulationConfig, rows: list[dict]) -> dict[str, Any]:
     }
 
 
+def _summarise_retraining(config: SimulationConfig, per_seed: dict[str, list[dict]]) -> dict[str, Any]:
+    """The ``retraining`` block: how each policy's market retrained, over seeds."""
+    policies = {}
+    for name, rows in per_seed.items():
+        counts = {outcome: _stat([sum(e["outcome"] == outcome for e in r["retraining"]) for r in rows])
+                  for outcome in ("promoted", "refused", "skipped")}
+        curves = [next((e["examination_curve"] for e in reversed(r["retraining"]) if e["examination_curve"]), None)
+                  for r in rows]
+        learned = None
+        if any(curve is not None for curve in curves):
+            found = [curve for curve in curves if curve is not None]
+            width = min(len(curve) for curve in found)
+            learned = [_stat([curve[i] for curve in found]) for i in range(width)]
+        policies[name] = counts | {"learned_examination": learned}
+    return {
+        "learn_from": config.learn_from,
+        "debias": config.debias,
+        "label": LOG_LABEL if config.learn_from == "log" else "graded relevance of the interactions",
+        "every": config.retrain_every,
+        "margin": config.retrain_margin,
+        "true_examination": true_examination(config.k, config.position_curve, config.position_strength),
+        "policies": policies,
+    }
+
+
+def _summarise_off_policy(config: SimulationConfig, checks: list[dict]) -> dict[str, Any]:
+    """The ``off_policy`` block: the check per seed and its summary over seeds."""
+    logging_policy, target = config.off_policy
+    return {
+        "logging": logging_policy,
+        "target": target,
+        "epsilon": config.explore_epsilon,
+        "temperature": config.explore_temperature,
+        "marginal_samples": MARGINAL_SAMPLES,
+        "min_lists": MIN_LISTS,
+        "unit": "expected count per list (a rate per list); the first week's lists are served in the same "
+                "state in both markets",
+        "summary": summarise_checks(checks),
+        "per_seed": checks,
+    }
+
+
 def _notes(config: SimulationConfig) -> list[str]:
     notes = [
         "A successful match is counted in the week its mentorship started (success is drawn then; "
@@ -746,6 +862,16 @@ def _notes(config: SimulationConfig) -> list[str]:
         )
     if len(config.seeds) == 1:
         notes.append("One seed: no standard errors.")
+    if config.retrain_every:
+        source = (f"the logged lists (label {LOG_LABEL!r}, debias {config.debias!r})" if config.learn_from == "log"
+                  else "the interactions")
+        notes.append(
+            f"The ranker is retrained every {config.retrain_every} week(s) from {source}, through the promotion "
+            f"guard (margin {config.retrain_margin:g} NDCG@10); a refused candidate leaves the ranker in place.")
+    if config.off_policy:
+        notes.append(
+            "The off-policy check's IIPS assumes a slot's reward depends on its mentor and position only; the "
+            "simulated mentees browse sequentially and stop at an accepted request, so it need not hold.")
     return notes
 
 

@@ -28,7 +28,10 @@ __all__ = [
     "SIMULATION_FILES",
     "SIMULATION_FORMAT",
     "SIMULATION_KEYS",
+    "SIMULATION_OFF_POLICY_KEYS",
+    "SIMULATION_OPTIONAL_KEYS",
     "SIMULATION_POLICY_KEYS",
+    "SIMULATION_RETRAINING_KEYS",
     "load_simulation",
     "validate_simulation",
     "write_simulation",
@@ -41,6 +44,18 @@ SIMULATION_KEYS: tuple[str, ...] = (
     "format", "generated_at", "settings", "metrics", "policies", "ab", "notes", "seconds",
 )
 """The top-level keys of simulation.json, all required (``ab`` may be null)."""
+
+SIMULATION_OPTIONAL_KEYS: tuple[str, ...] = ("retraining", "off_policy")
+"""Top-level keys written since retraining from the log and the off-policy check (null when the
+run had none); a file from before lacks them and still reads."""
+
+SIMULATION_RETRAINING_KEYS: tuple[str, ...] = (
+    "learn_from", "debias", "label", "every", "margin", "true_examination", "policies",
+)
+"""The keys of ``retraining`` when it is not null."""
+
+SIMULATION_OFF_POLICY_KEYS: tuple[str, ...] = ("logging", "target", "summary", "per_seed")
+"""The keys of ``off_policy`` when it is not null (among others, see docs/simulation.md)."""
 
 SIMULATION_POLICY_KEYS: tuple[str, ...] = ("total", "weeks", "per_seed")
 """The keys of each ``policies[<policy>]`` entry."""
@@ -85,6 +100,14 @@ def _problems(result: Mapping[str, Any]) -> list[str]:
             problems.append("ab (must be null or a mapping)")
         else:
             problems += [f"ab.{key} (missing)" for key in SIMULATION_AB_KEYS if key not in ab]
+    for key, required in (("retraining", SIMULATION_RETRAINING_KEYS), ("off_policy", SIMULATION_OFF_POLICY_KEYS)):
+        block = result.get(key)
+        if block is None:
+            continue
+        if not isinstance(block, Mapping):
+            problems.append(f"{key} (must be null or a mapping)")
+        else:
+            problems += [f"{key}.{name} (missing)" for name in required if name not in block]
     return problems
 
 

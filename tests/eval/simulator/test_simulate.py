@@ -204,3 +204,13 @@ def test_a_simulation_writes_into_postgresql_by_url(pg_url, tmp_path, encoder):
     assert len(load_mentors(engine)) == 41 and np.isfinite(total["share_of_bound"]["mean"])
     assert result["settings"]["world"] == {"mentors": 40, "mentees": 80, "interactions": 160, "from": "the database"}
     engine.dispose()
+
+
+@pytest.mark.slow
+def test_the_oracles_lists_score_one_against_the_truth_and_random_lists_score_lowest(small_run):
+    _, _, result = small_run
+    ndcg = {p: result["policies"][p]["total"]["ndcg_truth"]["mean"] for p in ("random", "ranker", "oracle")}
+    assert ndcg["oracle"] == pytest.approx(1.0)
+    assert 0 < ndcg["random"] < ndcg["ranker"] < 1.0
+    for week in result["policies"]["oracle"]["weeks"]:
+        assert week["ndcg_truth"]["mean"] == pytest.approx(1.0)

@@ -229,3 +229,39 @@ def test_loading_refuses_a_truncated_file_and_a_foreign_format(result, tmp_path)
     path.write_text(json.dumps(json_ready(result) | {"format": "other/2"}))
     with pytest.raises(InvalidParameterError, match="format 'other/2'"):
         load_simulation(path)
+
+
+def _retraining() -> dict:
+    stat = {"mean": 1.0, "se": None}
+    return {"learn_from": "log", "debias": "unbiased", "label": "relevance", "every": 2, "margin": 0.01,
+            "true_examination": [1.0, 0.5, 1 / 3],
+            "policies": {"ranker": {"promoted": stat, "refused": {"mean": 0.0, "se": None},
+                                    "skipped": {"mean": 0.0, "se": None},
+                                    "learned_examination": [{"mean": 1.0, "se": None}, {"mean": 0.42, "se": None},
+                                                            {"mean": 0.3, "se": None}]}}}
+
+
+def test_a_result_from_before_retraining_and_the_off_policy_check_still_reads(result, tmp_path):
+    assert "retraining" not in result and "off_policy" not in result
+    write_simulation(result, tmp_path)
+    assert "retraining" not in load_simulation(tmp_path)
+
+
+def test_the_retraining_section_sets_the_learned_curve_beside_the_true_one(result, tmp_path):
+    result["retraining"], result["off_policy"] = _retraining(), None
+    page = write_simulation(result, tmp_path)["md"].read_text()
+    assert "## Retraining" in page and "| ranker | 1.0 | 0.0 | 0.0 |" in page
+    assert "| 2 | 0.500 | 0.420 |" in page
+    assert load_simulation(tmp_path)["retraining"]["true_examination"][1] == 0.5
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("retraining", ["not", "a", "mapping"], r"retraining \(must be null or a mapping\)"),
+    ("retraining", {"learn_from": "log"}, r"retraining.debias \(missing\)"),
+    ("off_policy", {"logging": "ranker_explore", "target": "ranker"}, r"off_policy.summary \(missing\)"),
+])
+def test_a_misshapen_retraining_or_off_policy_block_is_refused(result, tmp_path, key, value, message):
+    result[key] = value
+    with pytest.raises(InvalidParameterError, match=message):
+        write_simulation(result, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,251 @@
+"""The operator's scheduled retraining in the simulator: from the interactions or from the
+logged lists, always through the promotion guard and the registry.
+
+Every ``retrain_every`` weeks a market calls :func:`retrain_step` with the simulated now. It
+runs :func:`eval.retrain.retrain` on the market's database and artifacts (the data as of now,
+one candidate, the paired comparison with the ranker in production on the same held-out
+mentees, promotion only if not worse by more than ``retrain_margin``), so a refusal keeps the
+old ranker and every decision is in the market's ``registry.json``. The candidate is
+
+* ``learn_from="interactions"``: :func:`eval.retrain.fit_ranker`, the pipeline's ranker on the
+  requests and their outcomes (what ``scripts/retrain.py`` trains);
+* ``learn_from="log"``: a ranker on the logged lists up to now
+  (:func:`ranking.logged.logged_training_groups`), the label :data:`LOG_LABEL`, with
+  ``debias`` ``"none"`` (a plain LambdaMART), ``"unbiased"``
+  (:func:`ranking.logged.fit_unbiased_lambdamart`, whose learned examination curve the step
+  reports) or ``"position"`` (:func:`ranking.logged.fit_position_feature_ranker`, served
+  through :func:`fold_position`).
+
+A log-trained candidate leaves out the lists of the mentees the guard holds out (those with
+rows in the time split's test part): they are the rows it is judged on.
+
+Is the guard fair to a log-trained candidate? It scores NDCG@10 of each held-out mentee's
+*requested* mentors on their graded outcome (declined 0 ... successful 3). The production
+ranker learned exactly that target from exactly such rows; a log-trained one learned from
+every shown slot, most of them never requested, so the comparison leans towards the
+interaction learner. The label :data:`LOG_LABEL` keeps the targets alike (the graded outcome
+above "requested"), and the report counts promotions and refusals. To see a log learner
+without the guard, set ``retrain_margin`` to 1: every candidate is then promoted, still
+through the registry. The simulator's own ``ndcg_truth`` (the served lists against the truth)
+is the fair judge either way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from db.engine import get_engine
+from db.log_reading import load_log
+from eval.retrain import TrainingSet, retrain
+from mentor_match.errors import InvalidParameterError, NotEnoughDataError
+from mentor_match.validation import check_choice, check_int
+from ranking.features import FEATURES
+from ranking.logged import (
+    MIN_LISTS,
+    POSITION,
+    PositionFeatureRanker,
+    examination_curve,
+    fit_position_feature_ranker,
+    fit_unbiased_lambdamart,
+    logged_training_groups,
+)
+from ranking.ranker import Ranker
+from synthetic.appeal import examination_probability
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LOG_LABEL", "LogFit", "fold_position", "log_candidate", "retrain_step", "true_examination"]
+
+LOG_LABEL = "relevance"
+"""The label a ranker learns from the log: 0 shown, 1 requested, 2 accepted, 3 ended with
+success (:mod:`ranking.logged`). Graded rather than ``requested``: the market's goal is
+successful matches, and the guard judges by the same graded outcome; ``requested`` alone would
+teach the mentees' appeal (what a profile shows), which neither rewards."""
+DEBIAS = ("none", "unbiased", "position")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def log_ranker(seed: int) -> Ranker:
+    """The template every log-trained candidate uses (``ranking.logged``'s default learner,
+    seeded): LambdaMART (``rank:ndcg``), 200 trees of depth 4, learning rate 0.1."""
+    return Ranker("rank:ndcg", n_estimators=200, learning_rate=0.1, max_depth=4, random_state=seed)
+
+
+@dataclass
+class LogFit:
+    """What a fit from the log saw and learned besides the ranker (for the report)."""
+
+    lists: int = 0
+    """Logged lists trained on."""
+    held_out_lists: int = 0
+    """Lists left out because their mentee is held out by the guard."""
+    examination_curve: list[float] | None = None
+    """The examination ratio per position that unbiased LambdaMART learned (position 1 = 1)."""
+
+
+def log_candidate(debias: str, k: int, seed: int, note: LogFit) -> Callable[[TrainingSet], Ranker]:
+    """A ``fit_candidate`` for :func:`eval.retrain.retrain` that learns from the logged lists
+    of ``data.db_url`` up to ``data.as_of``, with ``debias`` (see the module doc); ``note``
+    receives the counts and, for ``"unbiased"``, the learned curve over ``k`` positions.
+
+    >>> fit = log_candidate("unbiased", 10, 0, LogFit())
+    >>> callable(fit)
+    True
+    >>> log_candidate("ips", 10, 0, LogFit())
+    Traceback (most recent call last):
+    ...
+    mentor_match.errors.InvalidParameterError: The 'debias' parameter of log_candidate must be one of ['none', 'unbiased', 'position']. Got 'ips'.
+    """
+    check_choice("debias", debias, "log_candidate", DEBIAS)
+    check_int("k", k, "log_candidate")
+
+    def fit(data: TrainingSet) -> Ranker:
+        engine = get_engine(data.db_url)
+        try:
+            frames = load_log(engine)
+        finally:
+            engine.dispose()
+        groups = logged_training_groups(frames, until=pd.Timestamp(data.as_of).to_pydatetime())
+        held_out = np.unique(data.pairs["mentee_id"].to_numpy()[data.split.test])
+        judged = groups["mentee_id"].isin(held_out)
+        note.held_out_lists = int(groups.loc[judged, "list_id"].nunique())
+        groups = groups[~judged].reset_index(drop=True)
+        note.lists = int(groups["list_id"].nunique())
+        template = log_ranker(seed)
+        if debias == "unbiased":
+            model = fit_unbiased_lambdamart(groups, label=LOG_LABEL, ranker=template)
+            note.examination_curve = [float(v) for v in examination_curve(model)[:k]]
+            return model
+        if debias == "position":
+            return fold_position(fit_position_feature_ranker(groups, label=LOG_LABEL, ranker=template))
+        positive = int(groups.loc[groups[LOG_LABEL] > 0, "list_id"].nunique())
+        if positive < MIN_LISTS:
+            raise NotEnoughDataError(
+                f"Learning from the log: only {positive} logged list(s) have a slot with {LOG_LABEL!r} > 0; "
+                f"at least {MIN_LISTS} are needed. Retrain later (a larger retrain_every) or serve more lists."
+            )
+        return template.fit(groups[list(FEATURES)], groups[LOG_LABEL], groups["list_id"])
+
+    return fit
+
+
+def fold_position(model: PositionFeatureRanker) -> Ranker:
+    """A plain :class:`~ranking.ranker.Ranker` on :data:`~ranking.features.FEATURES` whose
+    scores are ``model``'s at its serving position, exactly: the position is folded into the
+    trees.
+
+    Why: the Recommender serves a ``Ranker`` over ``FEATURES`` (``Ranker.load``, and the stages
+    refuse other features), and the guard takes a ``Ranker``. A tree that splits on the
+    position sends every row the same way once the position is a constant, so each such split
+    is rewritten as a split on the first feature that always goes that way (threshold at
+    +-float32 max, missing values the same way), and the position column is dropped. The
+    result scores every row as ``model.predict`` does (tested); rows with an infinite first
+    feature, which pair features never hold, would not.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.uniform(size=(60, 3)), columns=["a", "b", "c"])
+    >>> model = PositionFeatureRanker(Ranker("rank:ndcg", n_estimators=5, n_jobs=1)).fit(
+    ...     X.assign(position=np.tile(np.arange(1, 7), 10)), (X["a"] > 0.5).astype(int), np.repeat(np.arange(10), 6))
+    >>> bool(np.allclose(fold_position(model).predict(X), model.predict(X)))
+    True
+    """
+    if not isinstance(model, PositionFeatureRanker) or not hasattr(model, "ranker_"):
+        raise InvalidParameterError(
+            f"fold_position takes a fitted ranking.logged.PositionFeatureRanker. Got {type(model).__name__}."
+        )
+    inner = model.ranker_
+    if inner.library != "xgboost" or list(inner.feature_names_)[-1:] != [POSITION]:
+        raise InvalidParameterError(
+            "fold_position folds XGBoost trees whose last feature is the position; this model is "
+            f"{inner.library} with features ending {list(inner.feature_names_)[-1:]}."
+        )
+    position = len(inner.feature_names_) - 1
+    value = float(model.serving_position)
+    raw = json.loads(bytes(inner.booster_.save_raw("json")))
+    learner = raw["learner"]
+    learner["learner_model_param"]["num_feature"] = str(position)
+    learner["feature_names"], learner["feature_types"] = [], []
+    for tree in learner["gradient_booster"]["model"]["trees"]:
+        tree["tree_param"]["num_feature"] = str(position)
+        for node, feature in enumerate(tree["split_indices"]):
+            if feature != position or tree["left_children"][node] == -1:
+                continue
+            left = value < tree["split_conditions"][node]  # XGBoost goes left when x < threshold
+            tree["split_indices"][node] = 0
+            tree["split_conditions"][node] = _FLOAT32_MAX if left else -_FLOAT32_MAX
+            tree["default_left"][node] = int(left)
+    booster = xgb.Booster()
+    booster.load_model(bytearray(json.dumps(raw).encode()))
+    folded = Ranker(**inner.get_params())
+    booster.set_param({"nthread": 1 if folded.n_jobs is None else int(folded.n_jobs)})
+    folded.booster_ = booster
+    folded.best_iteration_ = inner.best_iteration_
+    folded.feature_names_ = list(inner.feature_names_[:-1])
+    folded.n_features_in_ = position
+    folded.n_groups_ = inner.n_groups_
+    return folded
+
+
+def true_examination(k: int, curve: str, strength: float) -> list[float]:
+    """The simulator's examination probability of positions 1..k, over position 1's (the
+    scale of a learned curve).
+
+    >>> true_examination(4, "reciprocal", 1.0)
+    [1.0, 0.5, 0.3333333333333333, 0.25]
+    """
+    k = check_int("k", k, "true_examination")
+    values = examination_probability(np.arange(1, k + 1), curve, strength=strength)
+    return [float(v) for v in values / values[0]]
+
+
+def retrain_step(
+    *, db_url: str, artifacts: Path, now: datetime, week: int, seed: int, learn_from: str, debias: str,
+    k: int, margin: float, encoder,
+) -> dict[str, Any]:
+    """One scheduled retraining of a market (module doc); returns the event the report keeps.
+
+    Keys: ``week``, ``as_of``, ``outcome`` (``"promoted"``, ``"refused"``, or ``"skipped"``
+    when there was not enough data to train), ``reason`` (the guard's sentence, or why it was
+    skipped), ``model_version`` (the promoted candidate's; None otherwise), ``candidate`` and
+    ``production`` (NDCG@10 on the held-out mentees; None when not compared), ``difference``
+    (``mean_diff``, ``ci_low``, ``ci_high``; None without a production ranker), ``lists`` and
+    ``held_out_lists`` (logged lists trained on and left out; None from the interactions) and
+    ``examination_curve`` (the learned curve over ``k`` positions; ``debias="unbiased"`` only).
+    """
+    check_choice("learn_from", learn_from, "retrain_step", ("interactions", "log"))
+    note = LogFit()
+    fit = log_candidate(debias, k, seed, note) if learn_from == "log" else None
+    event: dict[str, Any] = {
+        "week": week, "as_of": pd.Timestamp(now).isoformat(), "outcome": "skipped", "reason": "",
+        "model_version": None, "candidate": None, "production": None, "difference": None,
+        "lists": None, "held_out_lists": None, "examination_curve": None,
+    }
+    try:
+        result = retrain(db_url, artifacts, now=now, seed=seed, margin=margin, encoder=encoder,
+                         fit_candidate=fit, progress=False)
+    except NotEnoughDataError as exc:
+        event["reason"] = f"Skipped: {exc}"
+        logger.info("week %d: retraining skipped: %s", week, exc)
+        return event
+    difference = result["difference"]
+    event.update(
+        outcome="promoted" if result["promoted"] else "refused",
+        reason=result["reason"],
+        model_version=result["candidate"]["model_version"],
+        candidate=result["candidate"]["mean"],
+        production=None if result["production"] is None else result["production"]["mean"],
+        difference=None if difference is None else {key: difference[key] for key in ("mean_diff", "ci_low", "ci_high")},
+    )
+    if learn_from == "log":
+        event.update(lists=note.lists, held_out_lists=note.held_out_lists, examination_curve=note.examination_curve)
+    return event
