@@ -17,7 +17,10 @@ shared market split by mentee and compares the A/B estimate with the separate ma
 --retrain-every N retrains the ranker every N weeks through the promotion guard, from the
 interactions or (--learn-from log) from the logged lists, with --debias. --off-policy
 logging,target estimates the target's rates per list from the exploring logging policy's log
-and sets them beside the target's own market (both must be among --policies).
+and sets them beside the target's own market (both must be among --policies). The policies
+logistic_regression, random_forest and xgboost_classifier serve the offline evaluation's
+baselines as the ranker is served (same candidates, ordered by the model's probability):
+--policies ranker,logistic_regression,random_forest,xgboost_classifier measures all four models.
 Writes simulation.json, simulation.md, simulation.html and the plots into --report and
 prints the headline table (or, with --json, the whole result). See docs/simulation.md.
 """

@@ -3,7 +3,10 @@
 - :mod:`eval.simulator.run`: :func:`simulate`, the markets and their weekly steps.
 - :mod:`eval.simulator.config`: :class:`SimulationConfig`, every knob and its default.
 - :mod:`eval.simulator.policies`: the policies (random, similarity, ranker, ranker_explore,
-  oracle), one interface.
+  oracle, and one per classifier baseline: logistic_regression, random_forest,
+  xgboost_classifier), one interface.
+- :mod:`eval.simulator.models`: the baselines the model policies serve, fitted once per seed on
+  the ranker's training pairs and saved in the artifacts.
 - :mod:`eval.simulator.learning`: the scheduled retraining through the promotion guard, from
   the interactions or from the logged lists (with or without a position-bias correction).
 - :mod:`eval.simulator.offpolicy_check`: off-policy estimates from an exploring ranker's log
@@ -19,7 +22,7 @@ The mentee-side appeal and position-bias models are part of the world's truth an
 """
 
 from eval.simulator.bound import Bound, capacity_bound
-from eval.simulator.config import DEBIAS, LEARN_FROM, POLICIES, SimulationConfig
+from eval.simulator.config import DEBIAS, LEARN_FROM, MODEL_POLICIES, POLICIES, SimulationConfig
 from eval.simulator.market import (
     MeanSE,
     coverage,
@@ -28,7 +31,7 @@ from eval.simulator.market import (
     mean_and_se,
     share_matched_within,
 )
-from eval.simulator.policies import Policy, WeekView, make_policy
+from eval.simulator.policies import ModelPolicy, Policy, WeekView, make_policy
 from eval.simulator.rendering import simulation_markdown
 from eval.simulator.run import read_world, simulate
 from eval.simulator.writing import (
@@ -43,12 +46,14 @@ from eval.simulator.writing import (
 __all__ = [
     "DEBIAS",
     "LEARN_FROM",
+    "MODEL_POLICIES",
     "POLICIES",
     "SIMULATION_FILES",
     "SIMULATION_FORMAT",
     "SIMULATION_KEYS",
     "Bound",
     "MeanSE",
+    "ModelPolicy",
     "Policy",
     "SimulationConfig",
     "WeekView",

@@ -7,8 +7,12 @@ from typing import Any
 
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_choice, check_int, check_number
+from ranking.baselines import BASELINES
 
-POLICIES: tuple[str, ...] = ("random", "similarity", "ranker", "ranker_explore", "oracle")
+MODEL_POLICIES: tuple[str, ...] = tuple(BASELINES)
+"""Policies that serve a classifier baseline of the offline evaluation (logistic_regression,
+random_forest, xgboost_classifier) as the ranker is served (:class:`eval.simulator.policies.ModelPolicy`)."""
+POLICIES: tuple[str, ...] = ("random", "similarity", "ranker", "ranker_explore", "oracle", *MODEL_POLICIES)
 """The policies :func:`eval.simulator.run.simulate` knows (see :mod:`eval.simulator.policies`)."""
 LEARN_FROM: tuple[str, ...] = ("interactions", "log")
 """What a scheduled retraining learns from (:mod:`eval.simulator.learning`)."""
@@ -120,6 +124,7 @@ class SimulationConfig:
                     f"of {', '.join(POLICIES)}. Got {self.ab!r}."
                 )
         self._check_learning()
+        self._check_models(policies + (ab or ()))
         off_policy = self._checked_off_policy(policies)
         return replace(self, seeds=seeds, policies=policies, duration_weeks=(low, high), ab=ab,
                        off_policy=off_policy)
@@ -140,6 +145,16 @@ class SimulationConfig:
             raise InvalidParameterError(
                 f"The 'learn_from' parameter of {_WHERE} is 'log' but 'retrain_every' is 0, so nothing "
                 "would ever learn from the log. Set retrain_every >= 1 (--retrain-every N)."
+            )
+
+    def _check_models(self, policies: tuple[str, ...]) -> None:
+        models = [p for p in dict.fromkeys(policies) if p in MODEL_POLICIES]
+        if models and self.retrain_every:
+            raise InvalidParameterError(
+                f"The model policies {', '.join(models)} of {_WHERE} serve the baselines fitted on the starting "
+                f"world and are never retrained, but 'retrain_every' is {self.retrain_every}: their markets would "
+                "retrain the ranker they do not serve, and its new pre-ranker would change their candidates. "
+                "Run them with retrain_every 0 (no --retrain-every), or leave them out of the policies."
             )
 
     def _checked_off_policy(self, policies: tuple[str, ...]) -> tuple[str, str] | None:

@@ -18,7 +18,11 @@ seat at the start of the week, who contacted whom, and (for the oracle only) the
   the ranker's scores, and every slot logs its propensity, so the log supports off-policy
   estimates (:mod:`eval.simulator.offpolicy_check`);
 - ``oracle``: each mentee's k eligible mentors of highest true ``p_match``: perfect relevance,
-  blind to what other mentees are shown (congestion).
+  blind to what other mentees are shown (congestion);
+- ``logistic_regression``, ``random_forest``, ``xgboost_classifier`` (:class:`ModelPolicy`):
+  the offline evaluation's classifier baselines (:mod:`ranking.baselines`) served as the
+  ranker is, the same stage-1 candidates and features, ordered by the model's probability
+  instead of the ranker's score (fitted once per seed, :mod:`eval.simulator.models`).
 
 Every policy also has ``lists(view, mentee_ids, k)``: the same lists without logging them, which
 the off-policy check uses to ask what a target policy would have shown in the logging
@@ -30,18 +34,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
 
 from db.log import RecommendationLog, ServedList, ServedSlot, new_list_id
+from eval.simulator.config import MODEL_POLICIES, POLICIES
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_number
+from ranking.baselines import ClassifierScorer
+
+if TYPE_CHECKING:
+    from retrieval.mentees import Mentees
+    from retrieval.stages import Arm
 
 SLOT_COLUMNS = ("list_id", "mentee_id", "rank", "mentor_id")
 CANDIDATES = 200
 """Stage-1 candidates the ranker scores per mentee (``retrieval.DEFAULT_CANDIDATES``, as served)."""
+
+
+CandidateScores = Callable[["Arm", "Mentees", pd.DataFrame], np.ndarray]
+"""How a ranker policy scores a batch's stage-1 candidates: (the served arm, the batch's
+mentees, their (mentee_id, mentor_id) pairs) -> one score per pair, higher first."""
+
+
+def served_scores(arm: Arm, mentees: Mentees, pairs: pd.DataFrame) -> np.ndarray:
+    """The served arm's scores of the candidates, as ``Recommender.recommend`` scores them
+    (the ranker's, or what the arm's scoring says)."""
+    return arm.reranker.score(mentees.prepared, mentees.vectors, pairs)
 
 
 class ScoredList(NamedTuple):
@@ -199,12 +220,19 @@ class RankerPolicy:
     path, which logs no feature snapshot, every slot is logged as ``Recommender.recommend``
     logs it: score, similarity, propensity and the features the ranker scored, so the log can
     train the next ranker. ``view.on_scored``, when set, receives each list's scored candidates.
+
+    ``score`` orders the candidates (default :func:`served_scores`, the served ranker's);
+    :class:`ModelPolicy` passes a baseline's probability and keeps everything else.
     """
 
-    def __init__(self, name: str = "ranker", *, epsilon: float = 0.0, temperature: float = 1.0) -> None:
+    def __init__(
+        self, name: str = "ranker", *, epsilon: float = 0.0, temperature: float = 1.0,
+        score: CandidateScores = served_scores,
+    ) -> None:
         self.name = name
         self.epsilon = check_number("epsilon", epsilon, f"the {name} policy", low=0.0, high=1.0)
         self.temperature = check_number("temperature", temperature, f"the {name} policy", low=0.0, low_open=True)
+        self.score = score
 
     def serve(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
         lists = self.lists(view, mentee_ids, k)
@@ -214,8 +242,7 @@ class RankerPolicy:
                    policy="plackett-luce" if exploring else "ranker", params=params)
         return lists[list(SLOT_COLUMNS)]
 
-    @staticmethod
-    def model_version(view: WeekView) -> str:
+    def model_version(self, view: WeekView) -> str:
         """What scores the served arm's lists, as the Recommender logs it (the ranker's short build name)."""
         return view.recommender.stages.arm().model_version
 
@@ -233,7 +260,7 @@ class RankerPolicy:
         for mentees, pairs in stages.candidate_batches([int(i) for i in mentee_ids], max(k, CANDIDATES),
                                                         progress=False):
             pairs = pairs.reset_index(drop=True)
-            pairs["score"] = arm.reranker.score(mentees.prepared, mentees.vectors, pairs)
+            pairs["score"] = self.score(arm, mentees, pairs)
             pairs = pairs.sort_values("mentee_id", kind="stable")  # as recommend_batch orders them
             chosen, scored = [], []
             for mentee_id, rows in pairs.groupby("mentee_id", sort=False):
@@ -267,14 +294,78 @@ class RankerPolicy:
         return pd.concat(frames, ignore_index=True)[columns]
 
 
-def make_policy(name: str, *, explore_epsilon: float = 0.2, explore_temperature: float = 1.0) -> Policy:
+class ModelPolicy(RankerPolicy):
+    """A classifier baseline of the offline evaluation served as the ranker is: the same
+    stage-1 candidates (the served arm's retriever and pre-ranker), the same features
+    (:func:`ranking.features.pair_features` through the arm's reranker), ordered by the
+    model's probability of a successful match (``scorer.predict``) instead of the ranker's
+    score. Lists are logged like the ranker policy's (score: the probability; the features
+    snapshot), with variant ``name`` and model version ``name@<the scorer's build>``.
+
+    ``name`` is one of :data:`eval.simulator.config.MODEL_POLICIES` and ``scorer`` a fitted
+    :class:`~ranking.baselines.ClassifierScorer` of that model
+    (:func:`eval.simulator.models.load_baselines`).
+    """
+
+    def __init__(self, name: str, scorer: ClassifierScorer) -> None:
+        if name not in MODEL_POLICIES:
+            raise InvalidParameterError(
+                f"Unknown model policy {name!r}: the model policies serve the offline evaluation's "
+                f"baselines, {', '.join(MODEL_POLICIES)} (ranking.baselines.BASELINES). Use one of those names."
+            )
+        if not isinstance(scorer, ClassifierScorer) or scorer.name != name:
+            got = scorer.name if isinstance(scorer, ClassifierScorer) else type(scorer).__name__
+            raise InvalidParameterError(
+                f"The model policy {name!r} serves a {name} scorer (ranking.baselines), but got {got!r}. "
+                f"Pass the {name} model fitted for this seed (eval.simulator.models.load_baselines)."
+            )
+        super().__init__(name, score=self._probabilities)
+        self.scorer = scorer
+
+    def _probabilities(self, arm: Arm, mentees: Mentees, pairs: pd.DataFrame) -> np.ndarray:
+        """The model's P(successful match) of each candidate, from the features the ranker scores."""
+        return self.scorer.predict(arm.reranker.features(mentees.prepared, mentees.vectors, pairs))
+
+    def model_version(self, view: WeekView) -> str:
+        """The model and its saved build's short name (``unpublished`` for one never saved)."""
+        return f"{self.name}@{getattr(self.scorer.manifest, 'version', 'unpublished')}"
+
+
+def make_policy(
+    name: str, *, explore_epsilon: float = 0.2, explore_temperature: float = 1.0,
+    scorer: ClassifierScorer | None = None,
+) -> Policy:
     """The policy of a name of :data:`eval.simulator.config.POLICIES`; ``ranker_explore``
-    explores with ``explore_epsilon`` and ``explore_temperature``."""
+    explores with ``explore_epsilon`` and ``explore_temperature``; a model policy (one of
+    :data:`~eval.simulator.config.MODEL_POLICIES`) serves ``scorer``, its fitted model.
+
+    >>> make_policy("svm")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mentor_match.errors.InvalidParameterError: Unknown policy 'svm': the simulator's policies are random, ...
+    """
+    if name in MODEL_POLICIES:
+        if scorer is None:
+            raise InvalidParameterError(
+                f"The policy {name!r} serves a fitted {name} model, and no scorer was given. Pass "
+                f"scorer= (eval.simulator.models.load_baselines(artifacts, [{name!r}]))."
+            )
+        return ModelPolicy(name, scorer)
+    if scorer is not None:
+        raise InvalidParameterError(
+            f"The policy {name!r} serves no fitted model, but a scorer was given; only the model policies "
+            f"({', '.join(MODEL_POLICIES)}) take one."
+        )
     if name == "ranker":
         return RankerPolicy()
     if name == "ranker_explore":
         return RankerPolicy(name, epsilon=explore_epsilon, temperature=explore_temperature)
-    return {"random": RandomPolicy, "similarity": SimilarityPolicy, "oracle": OraclePolicy}[name]()
+    simple = {"random": RandomPolicy, "similarity": SimilarityPolicy, "oracle": OraclePolicy}
+    if name not in simple:
+        raise InvalidParameterError(
+            f"Unknown policy {name!r}: the simulator's policies are {', '.join(POLICIES)}. Use one of those names."
+        )
+    return simple[name]()
 
 
-NEEDS_RECOMMENDER = frozenset({"similarity", "ranker", "ranker_explore"})
+NEEDS_RECOMMENDER = frozenset({"similarity", "ranker", "ranker_explore", *MODEL_POLICIES})

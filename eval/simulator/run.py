@@ -1,10 +1,11 @@
 """The platform simulator: weeks of a mentoring market played through the real engine.
 
 :func:`simulate` generates a world per seed (it needs the hidden truth), builds its index and
-trains its ranker as an operator would, then plays each policy in a market of its own (the
-same world, arrivals and seeds: the clean comparison) and, with ``config.ab``, two policies
-in one shared market split by mentee (what an A/B test would see). Each week of a market
-(:class:`Market`):
+trains its ranker as an operator would (for the model policies it also fits the offline
+evaluation's baselines on the ranker's training pairs, :mod:`eval.simulator.models`), then
+plays each policy in a market of its own (the same world, arrivals and seeds: the clean
+comparison) and, with ``config.ab``, two policies in one shared market split by mentee (what
+an A/B test would see). Each week of a market (:class:`Market`):
 
 1. **Arrivals.** ``mentee_arrivals_per_week`` new mentees and ``mentor_arrivals_per_week``
    new (unrated) mentors sign up: written to the database with their truth rows.
@@ -75,9 +76,10 @@ from db.writing import frame_records
 from eval.metrics import ndcg_per_query
 from eval.offpolicy.estimators import MIN_LISTS
 from eval.simulator.bound import capacity_bound
-from eval.simulator.config import SimulationConfig
+from eval.simulator.config import MODEL_POLICIES, SimulationConfig
 from eval.simulator.learning import LOG_LABEL, retrain_step, true_examination
 from eval.simulator.market import gini, mean_and_se
+from eval.simulator.models import BASELINES_FOLDER, fit_baselines, load_baselines
 from eval.simulator.offpolicy_check import (
     MARGINAL_SAMPLES,
     OffPolicyRecorder,
@@ -164,8 +166,10 @@ class Market:
         policies: list[str], assign: Callable[[int], str], experiment: str, encoder, candidates: pd.DataFrame,
     ) -> None:
         self.config, self.seed, self.db_url, self.artifacts = config, seed, db_url, artifacts
+        models = load_baselines(artifacts, [name for name in policies if name in MODEL_POLICIES])
         self.policies = {name: make_policy(name, explore_epsilon=config.explore_epsilon,
-                                           explore_temperature=config.explore_temperature) for name in policies}
+                                           explore_temperature=config.explore_temperature, scorer=models.get(name))
+                         for name in policies}
         self.assign = assign  # mentee id -> policy (one policy, or the A/B arms)
         self.experiment = experiment
         self.encoder = encoder
@@ -657,7 +661,8 @@ def _safe_url(db_url: str) -> str:
 
 def _prepare(config: SimulationConfig, seed: int, work: Path, encoder, given=None):
     """The seed's world (``given``, else generated) in a base SQLite database, its index and
-    ranker as an operator would build them, and each mentee's top pairs by truth."""
+    ranker as an operator would build them (and the baselines the model policies serve, fitted
+    on the ranker's training pairs), and each mentee's top pairs by truth."""
     from eval.training_run import run_training
     from index import build_index_from_db
 
@@ -674,9 +679,13 @@ def _prepare(config: SimulationConfig, seed: int, work: Path, encoder, given=Non
     finally:
         engine.dispose()
     artifacts = folder / "artifacts"
-    if NEEDS_RECOMMENDER & set(config.policies + (config.ab or ())):  # the engine is served: build it
+    served = config.policies + (config.ab or ())
+    if NEEDS_RECOMMENDER & set(served):  # the engine is served: build it
         build_index_from_db(base_url, artifacts, progress=False, encoder=encoder)
         run_training(base_url, artifacts, seed=seed, encoder=encoder, progress=False)
+        models = [name for name in dict.fromkeys(served) if name in MODEL_POLICIES]
+        if models:
+            fit_baselines(base_url, artifacts, models, seed=seed, encoder=encoder)
     else:
         artifacts.mkdir()
     mentees, mentors = world.with_truth()
@@ -694,10 +703,16 @@ def _play(config, seed, world, base_url, db_url, work, artifacts, policies, assi
           candidates, bar, *, recorder: OffPolicyRecorder | None = None, read_rewards: bool = False) -> Market:
     url = _market_database(world, base_url, db_url, work / f"seed-{seed}" / f"{experiment}.db")
     # Each market gets its own copy of the artifacts: index rebuilds and retraining change them.
+    # Of the baselines, only those the market serves are copied.
     served = work / f"seed-{seed}" / f"{experiment}-artifacts"
     if served.exists():
         shutil.rmtree(served)
-    shutil.copytree(artifacts, served, symlinks=True)
+    baselines = artifacts / BASELINES_FOLDER
+
+    def others(folder: str, names: list[str]) -> list[str]:
+        return [name for name in names if name not in policies] if Path(folder) == baselines else []
+
+    shutil.copytree(artifacts, served, symlinks=True, ignore=others)
     market = Market(config, seed, world, url, served, policies=policies, assign=assign, experiment=experiment,
                     encoder=encoder, candidates=candidates.copy())
     market.recorder = recorder
@@ -862,6 +877,12 @@ def _notes(config: SimulationConfig) -> list[str]:
         )
     if len(config.seeds) == 1:
         notes.append("One seed: no standard errors.")
+    models = [name for name in dict.fromkeys(config.policies + (config.ab or ())) if name in MODEL_POLICIES]
+    if models:
+        notes.append(
+            f"The model policies ({', '.join(models)}) serve the offline evaluation's baselines, fitted once per seed on "
+            "the ranker's training pairs and never retrained: the ranker's stage-1 candidates ordered by the model's "
+            "probability of a successful match.")
     if config.retrain_every:
         source = (f"the logged lists (label {LOG_LABEL!r}, debias {config.debias!r})" if config.learn_from == "log"
                   else "the interactions")
