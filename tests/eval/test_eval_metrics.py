@@ -133,6 +133,8 @@ def test_classification_metrics_agree_with_sklearn():
             "recall": recall_score(y_true, y_pred),
             "f1": f1_score(y_true, y_pred),
             "roc_auc": roc_auc_score(y_true, y_score),
+            "average_precision": average_precision_score(y_true, y_score),
+            "base_rate": y_true.mean(),
         },
         abs=TOL,
     )
