@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 from sklearn.base import BaseEstimator, clone
 
 from db.log_reading import LogFrames, validate_log
@@ -80,6 +81,7 @@ __all__ = [
     "examination_curve",
     "fit_position_feature_ranker",
     "fit_unbiased_lambdamart",
+    "fold_position",
     "logged_training_groups",
 ]
 
@@ -105,6 +107,7 @@ it explicitly: on a planted log with examination 1/r, p = 0 recovered the curve 
 every position and ranked best, while p = 1 left it about twice too flat (under-corrected).
 Raise it when few lists make the curve noisy."""
 FEATURE_SET = frozenset(FEATURES)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _ACCEPTED_KINDS = ("accepted", "started", "ended")
 _PAIR = ["mentee_id", "mentor_id"]
 _LIST_COLUMNS = ["list_id", "mentee_id", "served_at", "model_version", "variant", "mentor_id", POSITION, "propensity"]
@@ -535,3 +538,60 @@ def fit_position_feature_ranker(
     rows = _training_rows(groups, label, where, min_lists, shown_order=False)
     model = PositionFeatureRanker(_template(ranker, where), serving_position=serving_position)
     return model.fit(rows[[*FEATURES, POSITION]], rows[label], rows["list_id"])
+
+
+def fold_position(model: PositionFeatureRanker) -> Ranker:
+    """A plain :class:`~ranking.ranker.Ranker` on :data:`~ranking.features.FEATURES` whose
+    scores are ``model``'s at its serving position, exactly: the position is folded into the
+    trees.
+
+    Why: the Recommender serves a ``Ranker`` over ``FEATURES`` (``Ranker.load``, and the stages
+    refuse other features), and the guard takes a ``Ranker``. A tree that splits on the
+    position sends every row the same way once the position is a constant, so each such split
+    is rewritten as a split on the first feature that always goes that way (threshold at
+    +-float32 max, missing values the same way), and the position column is dropped. The
+    result scores every row as ``model.predict`` does (tested); rows with an infinite first
+    feature, which pair features never hold, would not.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.uniform(size=(60, 3)), columns=["a", "b", "c"])
+    >>> model = PositionFeatureRanker(Ranker("rank:ndcg", n_estimators=5, n_jobs=1)).fit(
+    ...     X.assign(position=np.tile(np.arange(1, 7), 10)), (X["a"] > 0.5).astype(int), np.repeat(np.arange(10), 6))
+    >>> bool(np.allclose(fold_position(model).predict(X), model.predict(X)))
+    True
+    """
+    if not isinstance(model, PositionFeatureRanker) or not hasattr(model, "ranker_"):
+        raise InvalidParameterError(
+            f"fold_position takes a fitted ranking.logged.PositionFeatureRanker. Got {type(model).__name__}."
+        )
+    inner = model.ranker_
+    if inner.library != "xgboost" or list(inner.feature_names_)[-1:] != [POSITION]:
+        raise InvalidParameterError(
+            "fold_position folds XGBoost trees whose last feature is the position; this model is "
+            f"{inner.library} with features ending {list(inner.feature_names_)[-1:]}."
+        )
+    position = len(inner.feature_names_) - 1
+    value = float(model.serving_position)
+    raw = json.loads(bytes(inner.booster_.save_raw("json")))
+    learner = raw["learner"]
+    learner["learner_model_param"]["num_feature"] = str(position)
+    learner["feature_names"], learner["feature_types"] = [], []
+    for tree in learner["gradient_booster"]["model"]["trees"]:
+        tree["tree_param"]["num_feature"] = str(position)
+        for node, feature in enumerate(tree["split_indices"]):
+            if feature != position or tree["left_children"][node] == -1:
+                continue
+            left = value < tree["split_conditions"][node]  # XGBoost goes left when x < threshold
+            tree["split_indices"][node] = 0
+            tree["split_conditions"][node] = _FLOAT32_MAX if left else -_FLOAT32_MAX
+            tree["default_left"][node] = int(left)
+    booster = xgb.Booster()
+    booster.load_model(bytearray(json.dumps(raw).encode()))
+    folded = Ranker(**inner.get_params())
+    booster.set_param({"nthread": 1 if folded.n_jobs is None else int(folded.n_jobs)})
+    folded.booster_ = booster
+    folded.best_iteration_ = inner.best_iteration_
+    folded.feature_names_ = list(inner.feature_names_[:-1])
+    folded.n_features_in_ = position
+    folded.n_groups_ = inner.n_groups_
+    return folded

@@ -14,7 +14,7 @@ old ranker and every decision is in the market's ``registry.json``. The candidat
   ``debias`` ``"none"`` (a plain LambdaMART), ``"unbiased"``
   (:func:`ranking.logged.fit_unbiased_lambdamart`, whose learned examination curve the step
   reports) or ``"position"`` (:func:`ranking.logged.fit_position_feature_ranker`, served
-  through :func:`fold_position`).
+  through :func:`ranking.logged.fold_position`).
 
 A log-trained candidate leaves out the lists of the mentees the guard holds out (those with
 rows in the time split's test part): they are the rows it is judged on.
@@ -32,7 +32,6 @@ is the fair judge either way.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,21 +41,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
 from db.engine import get_engine
 from db.log_reading import load_log
 from eval.retrain import TrainingSet, retrain
-from mentor_match.errors import InvalidParameterError, NotEnoughDataError
+from mentor_match.errors import NotEnoughDataError
 from mentor_match.validation import check_choice, check_int
 from ranking.features import FEATURES
 from ranking.logged import (
     MIN_LISTS,
-    POSITION,
-    PositionFeatureRanker,
     examination_curve,
     fit_position_feature_ranker,
     fit_unbiased_lambdamart,
+    fold_position,
     logged_training_groups,
 )
 from ranking.ranker import Ranker
@@ -64,7 +61,7 @@ from synthetic.appeal import examination_probability
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LOG_LABEL", "LogFit", "fold_position", "log_candidate", "retrain_step", "true_examination"]
+__all__ = ["LOG_LABEL", "LogFit", "log_candidate", "retrain_step", "true_examination"]
 
 LOG_LABEL = "relevance"
 """The label a ranker learns from the log: 0 shown, 1 requested, 2 accepted, 3 ended with
@@ -72,7 +69,6 @@ success (:mod:`ranking.logged`). Graded rather than ``requested``: the market's 
 successful matches, and the guard judges by the same graded outcome; ``requested`` alone would
 teach the mentees' appeal (what a profile shows), which neither rewards."""
 DEBIAS = ("none", "unbiased", "position")
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def log_ranker(seed: int) -> Ranker:
@@ -137,63 +133,6 @@ def log_candidate(debias: str, k: int, seed: int, note: LogFit) -> Callable[[Tra
         return template.fit(groups[list(FEATURES)], groups[LOG_LABEL], groups["list_id"])
 
     return fit
-
-
-def fold_position(model: PositionFeatureRanker) -> Ranker:
-    """A plain :class:`~ranking.ranker.Ranker` on :data:`~ranking.features.FEATURES` whose
-    scores are ``model``'s at its serving position, exactly: the position is folded into the
-    trees.
-
-    Why: the Recommender serves a ``Ranker`` over ``FEATURES`` (``Ranker.load``, and the stages
-    refuse other features), and the guard takes a ``Ranker``. A tree that splits on the
-    position sends every row the same way once the position is a constant, so each such split
-    is rewritten as a split on the first feature that always goes that way (threshold at
-    +-float32 max, missing values the same way), and the position column is dropped. The
-    result scores every row as ``model.predict`` does (tested); rows with an infinite first
-    feature, which pair features never hold, would not.
-
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame(rng.uniform(size=(60, 3)), columns=["a", "b", "c"])
-    >>> model = PositionFeatureRanker(Ranker("rank:ndcg", n_estimators=5, n_jobs=1)).fit(
-    ...     X.assign(position=np.tile(np.arange(1, 7), 10)), (X["a"] > 0.5).astype(int), np.repeat(np.arange(10), 6))
-    >>> bool(np.allclose(fold_position(model).predict(X), model.predict(X)))
-    True
-    """
-    if not isinstance(model, PositionFeatureRanker) or not hasattr(model, "ranker_"):
-        raise InvalidParameterError(
-            f"fold_position takes a fitted ranking.logged.PositionFeatureRanker. Got {type(model).__name__}."
-        )
-    inner = model.ranker_
-    if inner.library != "xgboost" or list(inner.feature_names_)[-1:] != [POSITION]:
-        raise InvalidParameterError(
-            "fold_position folds XGBoost trees whose last feature is the position; this model is "
-            f"{inner.library} with features ending {list(inner.feature_names_)[-1:]}."
-        )
-    position = len(inner.feature_names_) - 1
-    value = float(model.serving_position)
-    raw = json.loads(bytes(inner.booster_.save_raw("json")))
-    learner = raw["learner"]
-    learner["learner_model_param"]["num_feature"] = str(position)
-    learner["feature_names"], learner["feature_types"] = [], []
-    for tree in learner["gradient_booster"]["model"]["trees"]:
-        tree["tree_param"]["num_feature"] = str(position)
-        for node, feature in enumerate(tree["split_indices"]):
-            if feature != position or tree["left_children"][node] == -1:
-                continue
-            left = value < tree["split_conditions"][node]  # XGBoost goes left when x < threshold
-            tree["split_indices"][node] = 0
-            tree["split_conditions"][node] = _FLOAT32_MAX if left else -_FLOAT32_MAX
-            tree["default_left"][node] = int(left)
-    booster = xgb.Booster()
-    booster.load_model(bytearray(json.dumps(raw).encode()))
-    folded = Ranker(**inner.get_params())
-    booster.set_param({"nthread": 1 if folded.n_jobs is None else int(folded.n_jobs)})
-    folded.booster_ = booster
-    folded.best_iteration_ = inner.best_iteration_
-    folded.feature_names_ = list(inner.feature_names_[:-1])
-    folded.n_features_in_ = position
-    folded.n_groups_ = inner.n_groups_
-    return folded
 
 
 def true_examination(k: int, curve: str, strength: float) -> list[float]:

@@ -17,12 +17,12 @@ from db.engine import get_engine
 from db.log import RecommendationLog
 from db.log_reading import load_log
 from eval.simulator.config import SimulationConfig
-from eval.simulator.learning import fold_position, true_examination
+from eval.simulator.learning import true_examination
 from eval.simulator.policies import RankerPolicy, WeekView
 from eval.simulator.run import simulate
 from mentor_match.errors import InvalidParameterError
 from ranking.features import FEATURES
-from ranking.logged import PositionFeatureRanker
+from ranking.logged import PositionFeatureRanker, fold_position
 from ranking.ranker import Ranker
 from synthetic.appeal import examination_probability
 
