@@ -25,7 +25,12 @@ library is used. The estimators follow its ``InverseProbabilityWeighting`` (slat
 """
 
 from eval.offpolicy.estimators import MIN_LISTS, OffPolicyEstimate, iips, ips, snips
-from eval.offpolicy.propensity import DEFAULT_SAMPLES, marginal_propensities, slot_propensities
+from eval.offpolicy.propensity import (
+    DEFAULT_SAMPLES,
+    marginal_propensities,
+    plackett_luce_marginals,
+    slot_propensities,
+)
 from eval.offpolicy.rewards import REWARD_COLUMNS, REWARDS, slot_rewards
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "iips",
     "ips",
     "marginal_propensities",
+    "plackett_luce_marginals",
     "slot_propensities",
     "slot_rewards",
     "snips",

@@ -19,7 +19,7 @@ import numpy as np
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_int, check_number
 
-__all__ = ["DEFAULT_SAMPLES", "marginal_propensities", "slot_propensities"]
+__all__ = ["DEFAULT_SAMPLES", "marginal_propensities", "plackett_luce_marginals", "slot_propensities"]
 
 DEFAULT_SAMPLES = 100_000
 """Plackett-Luce lists drawn by :func:`marginal_propensities`: a marginal p comes with a
@@ -156,3 +156,59 @@ def _pl_conditional_logs(logits: np.ndarray, order: np.ndarray) -> np.ndarray:
         out[i] = logits[item] - np.logaddexp.reduce(logits[remaining])
         remaining[item] = False
     return out
+
+
+def plackett_luce_marginals(
+    scores: np.ndarray, items: np.ndarray, positions: np.ndarray, *, temperature: float, samples: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """P(candidate ``items[i]`` at 1-based ``positions[i]``) under Plackett-Luce over ``scores``.
+
+    Position 1 is exact (the softmax of ``scores / temperature``). For position j > 1 it is
+    the mean, over ``samples`` prefixes of j - 1 drawn by Gumbel-top-k, of the item's
+    conditional probability given the prefix, ``w_i / (W - w(prefix))`` (0 when the prefix
+    holds it): the Rao-Blackwellised form of :func:`eval.offpolicy.marginal_propensities`'
+    count, unbiased like it but positive wherever the true marginal is, so a shown slot never
+    reads as unsupported, and of lower variance.
+
+    >>> scores = np.array([2.0, 1.0, 0.0])
+    >>> exact = plackett_luce_marginals(scores, np.array([0, 1, 2]), np.array([1, 1, 1]), temperature=1.0,
+    ...                                 samples=10, rng=np.random.default_rng(0))
+    >>> exact.round(4).tolist()
+    [0.6652, 0.2447, 0.09]
+    >>> second = plackett_luce_marginals(scores, np.array([0, 1, 2]), np.array([2, 2, 2]), temperature=1.0,
+    ...                                  samples=20000, rng=np.random.default_rng(0))
+    >>> second.round(2).tolist()  # exact: 0.2813, 0.5105, 0.2081
+    [0.28, 0.51, 0.21]
+    """
+    where = "plackett_luce_marginals"
+    check_number("temperature", temperature, where, low=0.0, low_open=True)
+    check_int("samples", samples, where)
+    scores = np.asarray(scores, dtype=np.float64)
+    items, positions = np.asarray(items, dtype=np.int64), np.asarray(positions, dtype=np.int64)
+    if len(items) != len(positions) or (positions < 1).any() or (positions > len(scores)).any():
+        raise InvalidParameterError(
+            f"{where} needs one 1-based position (at most {len(scores)}, the candidates) per item."
+        )
+    logits = scores / temperature
+    weights = np.exp(logits - logits.max())
+    total = weights.sum()
+    out = np.empty(len(items))
+    first = positions == 1
+    out[first] = weights[items[first]] / total
+    if (~first).any():
+        depth = int(positions.max()) - 1
+        perturbed = logits + rng.gumbel(size=(samples, len(scores)))
+        if depth < len(scores):
+            top = np.argpartition(-perturbed, depth - 1, axis=1)[:, :depth]
+        else:
+            top = np.broadcast_to(np.arange(len(scores)), perturbed.shape)[:, :depth]
+        within = np.argsort(-np.take_along_axis(perturbed, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, within, axis=1)
+        removed = np.cumsum(weights[top], axis=1)  # weight of the first 1, 2, ... of each prefix
+        for i in np.flatnonzero(~first):
+            j, item = int(positions[i]), int(items[i])
+            inside = (top[:, : j - 1] == item).any(axis=1)
+            remaining = np.maximum(total - removed[:, j - 2], weights[item])
+            out[i] = float(np.where(inside, 0.0, weights[item] / remaining).mean())
+    return np.clip(out, 0.0, 1.0)

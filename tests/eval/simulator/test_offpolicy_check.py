@@ -11,7 +11,7 @@ import pytest
 
 from db.engine import get_engine
 from db.log_reading import load_log
-from eval.offpolicy import marginal_propensities, slot_propensities
+from eval.offpolicy import marginal_propensities, plackett_luce_marginals, slot_propensities
 from eval.simulator.config import SimulationConfig
 from eval.simulator.offpolicy_check import (
     ESTIMATORS,
@@ -19,7 +19,6 @@ from eval.simulator.offpolicy_check import (
     SCOPES,
     OffPolicyRecorder,
     check_against_truth,
-    plackett_luce_marginals,
 )
 from eval.simulator.policies import RankerPolicy, ScoredList
 from eval.simulator.run import simulate
