@@ -48,7 +48,7 @@ from ranking.heads import HEADS, MODEL_KIND, MODEL_VERSION, REFIT, ReciprocalMod
 from ranking.models import Ranker
 from retrieval.experiments import RANKER_SCORE, SCORES, Variant
 
-__all__ = ["RANKER", "Scoring", "rank_normalised"]
+__all__ = ["RANKER", "Scoring", "check_model_compatible", "rank_normalised"]
 
 
 def rank_normalised(scores: Any, groups: Any = None) -> np.ndarray:
@@ -157,20 +157,7 @@ class Scoring:
         if not self.uses_heads:
             return
         for name in HEADS:
-            head = getattr(self.heads, name)
-            if list(head.feature_names_) != list(FEATURES):
-                raise ArtifactError(
-                    f"The {name} head in {where} uses features {list(head.feature_names_)[:3]}... "
-                    f"({len(head.feature_names_)}), not this version's {len(FEATURES)} features. "
-                    "Retrain with scripts/train.py."
-                )
-            trained_with = head.manifest.get("encoder")
-            if trained_with and trained_with != index.manifest.get("encoder"):
-                raise ArtifactError(
-                    f"In {where} the {name} head was trained with encoder {trained_with!r} but the "
-                    f"index was built with {index.manifest.get('encoder')!r}. Rerun "
-                    "scripts/build_index.py and scripts/train.py with the same encoder."
-                )
+            check_model_compatible(index, getattr(self.heads, name), where, what=f"the {name} head")
 
     def scores(self, ranker: Ranker, features: pd.DataFrame, groups: Any = None) -> np.ndarray:
         """The served score of each row of ``features`` (pair features, :data:`FEATURES`).
@@ -198,3 +185,21 @@ class Scoring:
 
 RANKER = Scoring()
 """The default: the ranker's own score (today's behaviour)."""
+
+
+def check_model_compatible(index: MentorIndex, model: Any, where: str, *, what: str = "the ranker") -> None:
+    """Refuse a model (``what``: the ranker, a head) of other features than this code's, or one
+    trained with another encoder than the index's."""
+    names = list(model.feature_names_)
+    if names != list(FEATURES):
+        raise ArtifactError(
+            f"{what[0].upper()}{what[1:]} in {where} uses features {names[:3]}... ({len(names)}), not "
+            f"this version's {len(FEATURES)} features. Retrain with scripts/train.py."
+        )
+    trained_with = model.manifest.get("encoder")
+    if trained_with and trained_with != index.manifest.get("encoder"):
+        raise ArtifactError(
+            f"In {where} {what} was trained with encoder {trained_with!r} but the index was built "
+            f"with {index.manifest.get('encoder')!r}. Rerun scripts/build_index.py and "
+            "scripts/train.py with the same encoder."
+        )

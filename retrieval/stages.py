@@ -35,14 +35,13 @@ from index import MentorIndex
 from index.live import LiveIndex
 from mentor_match.errors import ArtifactError, InvalidParameterError
 from mentor_match.validation import check_int
-from ranking.features import FEATURES
 from ranking.models import Ranker
 from ranking.preranker import Preranker
 from retrieval.catalogue import Catalogue
 from retrieval.mentees import Mentees
 from retrieval.reranker import Reranker
 from retrieval.retriever import IndexRetriever, Prerank
-from retrieval.scoring import RANKER, Scoring
+from retrieval.scoring import RANKER, Scoring, check_model_compatible
 
 PROGRESS_FROM = 2000
 """Batch jobs over more mentees than this show a progress bar unless told otherwise."""
@@ -196,19 +195,7 @@ def build_stages(
 
 def check_compatible(index: MentorIndex, ranker: Ranker, where: str) -> None:
     """Refuse a ranker of other features, or one trained with another encoder than the index's."""
-    if list(ranker.feature_names_) != list(FEATURES):
-        raise ArtifactError(
-            f"The ranker in {where} uses features {list(ranker.feature_names_)[:3]}... "
-            f"({len(ranker.feature_names_)}), not this version's {len(FEATURES)} features. "
-            "Retrain with scripts/train.py."
-        )
-    trained_with = ranker.manifest.get("encoder")
-    if trained_with and trained_with != index.manifest.get("encoder"):
-        raise ArtifactError(
-            f"In {where} the ranker was trained with encoder {trained_with!r} but the index "
-            f"was built with {index.manifest.get('encoder')!r}. Rerun scripts/build_index.py "
-            "and scripts/train.py with the same encoder."
-        )
+    check_model_compatible(index, ranker, where)
 
 
 class LazyEncoder:

@@ -162,3 +162,22 @@ def test_a_variant_scored_by_heads_that_are_not_published_names_the_folder_and_t
         experiment.check_heads(tmp_path)
     (tmp_path / "variants" / "b" / "heads").mkdir(parents=True)
     experiment.check_heads(tmp_path)  # the control is scored by its ranker: it needs no heads
+
+
+def test_a_model_of_other_features_or_another_encoder_is_refused_with_the_fix():
+    from types import SimpleNamespace
+
+    from ranking.features import FEATURES
+    from retrieval.scoring import check_model_compatible
+
+    index = SimpleNamespace(manifest={"encoder": "minilm@a"})
+    good = SimpleNamespace(feature_names_=list(FEATURES), manifest={"encoder": "minilm@a"})
+    check_model_compatible(index, good, "artifacts")  # the same features and encoder pass
+    old = SimpleNamespace(feature_names_=list(FEATURES)[:-3], manifest={"encoder": "minilm@a"})
+    with pytest.raises(ArtifactError, match=rf"^The accept head in artifacts uses features .*\({len(FEATURES) - 3}\), "
+                                            rf"not this version's {len(FEATURES)} features\. Retrain with scripts/train\.py\."):
+        check_model_compatible(index, old, "artifacts", what="the accept head")
+    other = SimpleNamespace(feature_names_=list(FEATURES), manifest={"encoder": "minilm@b"})
+    with pytest.raises(ArtifactError, match=r"^In artifacts the ranker was trained with encoder 'minilm@b' but the "
+                                            r"index was built with 'minilm@a'\. Rerun scripts/build_index\.py"):
+        check_model_compatible(index, other, "artifacts")
