@@ -28,7 +28,7 @@ from db.engine import get_engine
 from db.fingerprint import data_fingerprint
 from db.loading import load_dataset
 from eval.comparison import METRICS, cross_validate, evaluate_models, tune_models
-from eval.heads import head_metrics
+from eval.heads import evaluate_heads, head_metrics
 from mentor_match.artifacts import publish_folder
 from mentor_match.errors import NotEnoughDataError
 from mentor_match.text import format_table
@@ -209,14 +209,14 @@ def run_training(
     }
     model, report["heads"] = None, _skipped("not asked for (heads=False; scripts/train.py --no-heads)")
     if heads:
-        model, report["heads"] = _train_heads(
-            _heads_data(dataset, pairs, X, split, how, seed, encoder, artifacts / "cache"), seed, n_jobs
-        )
+        heads_data = _heads_data(dataset, pairs, X, split, how, seed, encoder, artifacts / "cache")
+        model, report["heads"] = _train_heads(heads_data, seed, n_jobs)
     report["ranker_path"] = str(publish_ranker(ranker, publish_to, metadata=metadata, importance=importance))
     if model is not None:
         heads_metadata = {key: metadata[key] for key in ("encoder", "seed", "training_data", "variant")}
         heads_metadata["metrics"] = report["heads"]["metrics"]
-        report["heads"]["path"] = str(_publish_heads(model, publish_to, heads_metadata))
+        plot = all(report["heads"]["metrics"].values())  # every head has held-out rows to draw
+        report["heads"]["path"] = str(_publish_heads(model, publish_to, heads_metadata, heads_data if plot else None))
     elif (publish_to / HEADS_FOLDER).exists():
         report["heads"]["skipped"] += (
             f" The heads already at {str(publish_to / HEADS_FOLDER)!r} stay in place (trained on earlier data)."
@@ -264,12 +264,18 @@ def _train_heads(data: HeadsData, seed: int, n_jobs: int | None) -> tuple[Recipr
     return model, {"path": None, "skipped": None, "part": HEADS_PART, "rows": rows, "metrics": metrics}
 
 
-def _publish_heads(model: ReciprocalModel, publish_to: Path, metadata: dict[str, Any]) -> Path:
-    """Save the heads as ``publish_to/heads`` atomically (written, read back, link swapped)."""
+def _publish_heads(
+    model: ReciprocalModel, publish_to: Path, metadata: dict[str, Any], data: HeadsData | None
+) -> Path:
+    """Save the heads as ``publish_to/heads`` atomically (written, read back, link swapped),
+    with their reliability plot on the held-out requests (:data:`eval.heads.PLOT_FILE`) when
+    ``data`` is given."""
 
     def write(folder: Path) -> None:
         model.save(folder, metadata=metadata)
         ReciprocalModel.load(folder)  # what was written reads back, checksums and all
+        if data is not None:
+            evaluate_heads(model, data, folder, part=HEADS_PART)
 
     return publish_folder(publish_to, HEADS_FOLDER, write)
 

@@ -152,6 +152,7 @@ def test_run_training_reports_publishes_and_reloads(world_url, encoder, artifact
     assert {row["feature"] for row in importance} == set(FEATURES)
     # The heads were trained on the same pairs and split and published beside the ranker.
     assert report["heads"]["path"] == str(artifacts / "heads")
+    assert (artifacts / "heads" / "reliability.png").read_bytes()[1:4] == b"PNG"  # the heads' reliability plot
     heads = ReciprocalModel.load(artifacts / "heads")
     assert heads.accept.manifest["training_data"] == manifest["training_data"]
     assert report["heads"]["rows"]["accept"] == {part: report[f"{part}_pairs"] for part in ("train", "validation", "test")}
