@@ -10,7 +10,8 @@ it is not worse. The library side of ``scripts/retrain.py`` (docs/retraining.md)
    :mod:`ranking.training`.
 2. **A candidate.** :func:`fit_ranker` (the pipeline's XGBoost ``rank:pairwise`` ranker,
    early-stopped on the validation mentees) or the caller's ``fit_candidate``: the hook for
-   other learners, e.g. one that also learns from the recommendation log.
+   other learners, e.g. :func:`log_candidate`, which learns from the recommendation log's
+   lists (``scripts/retrain.py --learn-from log --debias ...``).
 3. **One comparison.** The candidate and the production ranker (the one ``artifacts/ranker``
    serves) score the *same* rows: the test part of the time split, i.e. the held-out mentees'
    requests of the latest period. Per-mentee NDCG@10 on the observed graded relevance
@@ -44,11 +45,21 @@ import pandas as pd
 from db.engine import get_engine
 from db.fingerprint import data_fingerprint
 from db.loading import Dataset, load_dataset
+from db.log_reading import load_log
 from eval.metrics import ndcg_per_query
 from eval.stats import bootstrap_ci, paired_comparison
-from mentor_match.errors import ArtifactError, InvalidParameterError
-from mentor_match.validation import check_int, check_number
+from mentor_match.errors import ArtifactError, InvalidParameterError, NotEnoughDataError
+from mentor_match.validation import check_choice, check_int, check_number
+from ranking.features import FEATURES
 from ranking.history import mentor_state_at
+from ranking.logged import (
+    MIN_LISTS,
+    examination_curve,
+    fit_position_feature_ranker,
+    fit_unbiased_lambdamart,
+    fold_position,
+    logged_training_groups,
+)
 from ranking.ranker import Ranker
 from ranking.registry import DEFAULT_KEEP, live_version, promote, record_refusal
 from ranking.splits import GroupedSplit
@@ -72,8 +83,13 @@ __all__ = [
     "CandidateFit",
     "RetrainResult",
     "TrainingSet",
+    "DEBIAS",
+    "LOG_LABEL",
+    "LogFit",
     "dataset_as_of",
     "fit_ranker",
+    "log_candidate",
+    "log_ranker",
     "format_result",
     "retrain",
 ]
@@ -112,6 +128,81 @@ class TrainingSet:
 
 CandidateFit = Callable[[TrainingSet], Ranker]
 """Makes the candidate: a fitted :class:`ranking.ranker.Ranker` from a :class:`TrainingSet`."""
+
+
+LOG_LABEL = "relevance"
+"""The label a ranker learns from the log: 0 shown, 1 requested, 2 accepted, 3 ended with
+success (:mod:`ranking.logged`). Graded rather than ``requested``: the market's goal is
+successful matches, and the guard judges by the same graded outcome; ``requested`` alone would
+teach the mentees' appeal (what a profile shows), which neither rewards."""
+DEBIAS = ("none", "unbiased", "position")
+
+
+def log_ranker(seed: int) -> Ranker:
+    """The template every log-trained candidate uses (``ranking.logged``'s default learner,
+    seeded): LambdaMART (``rank:ndcg``), 200 trees of depth 4, learning rate 0.1."""
+    return Ranker("rank:ndcg", n_estimators=200, learning_rate=0.1, max_depth=4, random_state=seed)
+
+
+@dataclass
+class LogFit:
+    """What a fit from the log saw and learned besides the ranker (for the report)."""
+
+    lists: int = 0
+    """Logged lists trained on."""
+    held_out_lists: int = 0
+    """Lists left out because their mentee is held out by the guard."""
+    examination_curve: list[float] | None = None
+    """The examination ratio per position that unbiased LambdaMART learned (position 1 = 1)."""
+
+
+def log_candidate(debias: str, k: int, seed: int, note: LogFit) -> Callable[[TrainingSet], Ranker]:
+    """A ``fit_candidate`` for :func:`eval.retrain.retrain` that learns from the logged lists
+    of ``data.db_url`` up to ``data.as_of``, with ``debias`` (``none``: a plain LambdaMART; ``unbiased``:
+    :func:`ranking.logged.fit_unbiased_lambdamart`; ``position``: the position as a feature, folded
+    into a plain ranker at position 1 by :func:`ranking.logged.fold_position`). The lists of the
+    mentees the guard holds out are left out: they are the rows it is judged on. ``note``
+    receives the counts and, for ``"unbiased"``, the learned curve over ``k`` positions.
+
+    >>> fit = log_candidate("unbiased", 10, 0, LogFit())
+    >>> callable(fit)
+    True
+    >>> log_candidate("ips", 10, 0, LogFit())
+    Traceback (most recent call last):
+    ...
+    mentor_match.errors.InvalidParameterError: The 'debias' parameter of log_candidate must be one of ['none', 'unbiased', 'position']. Got 'ips'.
+    """
+    check_choice("debias", debias, "log_candidate", DEBIAS)
+    check_int("k", k, "log_candidate")
+
+    def fit(data: TrainingSet) -> Ranker:
+        engine = get_engine(data.db_url)
+        try:
+            frames = load_log(engine)
+        finally:
+            engine.dispose()
+        groups = logged_training_groups(frames, until=pd.Timestamp(data.as_of).to_pydatetime())
+        held_out = np.unique(data.pairs["mentee_id"].to_numpy()[data.split.test])
+        judged = groups["mentee_id"].isin(held_out)
+        note.held_out_lists = int(groups.loc[judged, "list_id"].nunique())
+        groups = groups[~judged].reset_index(drop=True)
+        note.lists = int(groups["list_id"].nunique())
+        template = log_ranker(seed)
+        if debias == "unbiased":
+            model = fit_unbiased_lambdamart(groups, label=LOG_LABEL, ranker=template)
+            note.examination_curve = [float(v) for v in examination_curve(model)[:k]]
+            return model
+        if debias == "position":
+            return fold_position(fit_position_feature_ranker(groups, label=LOG_LABEL, ranker=template))
+        positive = int(groups.loc[groups[LOG_LABEL] > 0, "list_id"].nunique())
+        if positive < MIN_LISTS:
+            raise NotEnoughDataError(
+                f"Learning from the log: only {positive} logged list(s) have a slot with {LOG_LABEL!r} > 0; "
+                f"at least {MIN_LISTS} are needed. Retrain later (a larger retrain_every) or serve more lists."
+            )
+        return template.fit(groups[list(FEATURES)], groups[LOG_LABEL], groups["list_id"])
+
+    return fit
 
 
 def fit_ranker(data: TrainingSet, params: dict[str, Any] | None = None) -> Ranker:

@@ -1,7 +1,8 @@
 """Retrain the ranker and promote it only if it is not worse than production; list or roll back versions.
 
     python scripts/retrain.py [--db-url URL] [--artifacts DIR] [--seed 42] [--margin 0.01] [--keep 5]
-                              [--now ISO-TIME] [--variant NAME] [--json]
+                              [--now ISO-TIME] [--variant NAME] [--learn-from interactions|log]
+                              [--debias none|unbiased|position] [--json]
     python scripts/retrain.py --list [--artifacts DIR] [--variant NAME] [--json]
     python scripts/retrain.py --rollback [VERSION] [--artifacts DIR] [--variant NAME] [--json]
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval.retrain import DEFAULT_MARGIN, format_result, retrain  # noqa: E402
+from eval.retrain import DEBIAS, DEFAULT_MARGIN, LogFit, format_result, log_candidate, retrain  # noqa: E402
 from mentor_match.errors import MentorMatchError  # noqa: E402
 from ranking.registry import DEFAULT_KEEP, format_versions, list_versions, rollback  # noqa: E402
 from retrieval.experiments import variant_folder  # noqa: E402
@@ -44,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="read the data as of this UTC time, e.g. 2026-01-31T00:00:00 (default: all of it)")
     parser.add_argument("--variant", metavar="NAME",
                         help="work on A/B variant NAME's ranker (DIR/variants/NAME/ranker), not the control's")
+    parser.add_argument("--learn-from", choices=("interactions", "log"), default="interactions",
+                        help="train the candidate on the requests and their outcomes (default), or on the "
+                             "logged lists (what was shown, requested, accepted, successful)")
+    parser.add_argument("--debias", choices=DEBIAS, default="none",
+                        help="with --learn-from log: position-bias correction (default: none)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (a list for --list)")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--list", action="store_true", help="print the kept versions and exit")
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="point the ranker link back at VERSION (a folder name from --list; "
                              "default: the version before the live one) and exit")
     args = parser.parse_args(argv)
+    if args.debias != "none" and args.learn_from != "log":
+        parser.error("--debias corrects the position bias of logged lists; add --learn-from log")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         folder = Path(args.artifacts) if args.variant is None else variant_folder(args.artifacts, args.variant)
@@ -63,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(record.to_dict(), indent=2) if args.json
                   else f"Rolled back: {record.version} (model version {record.model_version}) is live in {folder}.")
             return 0
+        fit = log_candidate(args.debias, 10, args.seed, LogFit()) if args.learn_from == "log" else None
         result = retrain(
             args.db_url, args.artifacts, now=args.now, seed=args.seed, margin=args.margin, keep=args.keep,
-            variant=args.variant, progress=sys.stderr.isatty(),
+            variant=args.variant, fit_candidate=fit, progress=sys.stderr.isatty(),
         )
     except MentorMatchError as exc:
         print(f"error: {exc}", file=sys.stderr)

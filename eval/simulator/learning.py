@@ -10,7 +10,8 @@ old ranker and every decision is in the market's ``registry.json``. The candidat
 * ``learn_from="interactions"``: :func:`eval.retrain.fit_ranker`, the pipeline's ranker on the
   requests and their outcomes (what ``scripts/retrain.py`` trains);
 * ``learn_from="log"``: a ranker on the logged lists up to now
-  (:func:`ranking.logged.logged_training_groups`), the label :data:`LOG_LABEL`, with
+  (:func:`eval.retrain.log_candidate` over :func:`ranking.logged.logged_training_groups`),
+  the label :data:`eval.retrain.LOG_LABEL`, with
   ``debias`` ``"none"`` (a plain LambdaMART), ``"unbiased"``
   (:func:`ranking.logged.fit_unbiased_lambdamart`, whose learned examination curve the step
   reports) or ``"position"`` (:func:`ranking.logged.fit_position_feature_ranker`, served
@@ -23,7 +24,7 @@ Is the guard fair to a log-trained candidate? It scores NDCG@10 of each held-out
 *requested* mentors on their graded outcome (declined 0 ... successful 3). The production
 ranker learned exactly that target from exactly such rows; a log-trained one learned from
 every shown slot, most of them never requested, so the comparison leans towards the
-interaction learner. The label :data:`LOG_LABEL` keeps the targets alike (the graded outcome
+interaction learner. The label :data:`eval.retrain.LOG_LABEL` keeps the targets alike (the graded outcome
 above "requested"), and the report counts promotions and refusals. To see a log learner
 without the guard, set ``retrain_margin`` to 1: every candidate is then promoted, still
 through the registry. The simulator's own ``ndcg_truth`` (the served lists against the truth)
@@ -33,8 +34,6 @@ is the fair judge either way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,98 +41,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from db.engine import get_engine
-from db.log_reading import load_log
-from eval.retrain import TrainingSet, retrain
+from eval.retrain import LogFit, log_candidate, retrain
 from mentor_match.errors import NotEnoughDataError
 from mentor_match.validation import check_choice, check_int
-from ranking.features import FEATURES
-from ranking.logged import (
-    MIN_LISTS,
-    examination_curve,
-    fit_position_feature_ranker,
-    fit_unbiased_lambdamart,
-    fold_position,
-    logged_training_groups,
-)
-from ranking.ranker import Ranker
 from synthetic.appeal import examination_probability
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LOG_LABEL", "LogFit", "log_candidate", "retrain_step", "true_examination"]
-
-LOG_LABEL = "relevance"
-"""The label a ranker learns from the log: 0 shown, 1 requested, 2 accepted, 3 ended with
-success (:mod:`ranking.logged`). Graded rather than ``requested``: the market's goal is
-successful matches, and the guard judges by the same graded outcome; ``requested`` alone would
-teach the mentees' appeal (what a profile shows), which neither rewards."""
-DEBIAS = ("none", "unbiased", "position")
-
-
-def log_ranker(seed: int) -> Ranker:
-    """The template every log-trained candidate uses (``ranking.logged``'s default learner,
-    seeded): LambdaMART (``rank:ndcg``), 200 trees of depth 4, learning rate 0.1."""
-    return Ranker("rank:ndcg", n_estimators=200, learning_rate=0.1, max_depth=4, random_state=seed)
-
-
-@dataclass
-class LogFit:
-    """What a fit from the log saw and learned besides the ranker (for the report)."""
-
-    lists: int = 0
-    """Logged lists trained on."""
-    held_out_lists: int = 0
-    """Lists left out because their mentee is held out by the guard."""
-    examination_curve: list[float] | None = None
-    """The examination ratio per position that unbiased LambdaMART learned (position 1 = 1)."""
-
-
-def log_candidate(debias: str, k: int, seed: int, note: LogFit) -> Callable[[TrainingSet], Ranker]:
-    """A ``fit_candidate`` for :func:`eval.retrain.retrain` that learns from the logged lists
-    of ``data.db_url`` up to ``data.as_of``, with ``debias`` (see the module doc); ``note``
-    receives the counts and, for ``"unbiased"``, the learned curve over ``k`` positions.
-
-    >>> fit = log_candidate("unbiased", 10, 0, LogFit())
-    >>> callable(fit)
-    True
-    >>> log_candidate("ips", 10, 0, LogFit())
-    Traceback (most recent call last):
-    ...
-    mentor_match.errors.InvalidParameterError: The 'debias' parameter of log_candidate must be one of ['none', 'unbiased', 'position']. Got 'ips'.
-    """
-    check_choice("debias", debias, "log_candidate", DEBIAS)
-    check_int("k", k, "log_candidate")
-
-    def fit(data: TrainingSet) -> Ranker:
-        engine = get_engine(data.db_url)
-        try:
-            frames = load_log(engine)
-        finally:
-            engine.dispose()
-        groups = logged_training_groups(frames, until=pd.Timestamp(data.as_of).to_pydatetime())
-        held_out = np.unique(data.pairs["mentee_id"].to_numpy()[data.split.test])
-        judged = groups["mentee_id"].isin(held_out)
-        note.held_out_lists = int(groups.loc[judged, "list_id"].nunique())
-        groups = groups[~judged].reset_index(drop=True)
-        note.lists = int(groups["list_id"].nunique())
-        template = log_ranker(seed)
-        if debias == "unbiased":
-            model = fit_unbiased_lambdamart(groups, label=LOG_LABEL, ranker=template)
-            note.examination_curve = [float(v) for v in examination_curve(model)[:k]]
-            return model
-        if debias == "position":
-            return fold_position(fit_position_feature_ranker(groups, label=LOG_LABEL, ranker=template))
-        positive = int(groups.loc[groups[LOG_LABEL] > 0, "list_id"].nunique())
-        if positive < MIN_LISTS:
-            raise NotEnoughDataError(
-                f"Learning from the log: only {positive} logged list(s) have a slot with {LOG_LABEL!r} > 0; "
-                f"at least {MIN_LISTS} are needed. Retrain later (a larger retrain_every) or serve more lists."
-            )
-        return template.fit(groups[list(FEATURES)], groups[LOG_LABEL], groups["list_id"])
-
-    return fit
-
+__all__ = ["retrain_step", "true_examination"]
 
 def true_examination(k: int, curve: str, strength: float) -> list[float]:
     """The simulator's examination probability of positions 1..k, over position 1's (the

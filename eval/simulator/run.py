@@ -75,9 +75,10 @@ from db.schema import synthetic_mentee_truth, synthetic_mentor_truth
 from db.writing import frame_records
 from eval.metrics import ndcg_per_query
 from eval.offpolicy.estimators import MIN_LISTS
+from eval.retrain import LOG_LABEL
 from eval.simulator.bound import capacity_bound
 from eval.simulator.config import MODEL_POLICIES, SimulationConfig
-from eval.simulator.learning import LOG_LABEL, retrain_step, true_examination
+from eval.simulator.learning import retrain_step, true_examination
 from eval.simulator.market import gini, mean_and_se
 from eval.simulator.models import BASELINES_FOLDER, fit_baselines, load_baselines
 from eval.simulator.offpolicy_check import (

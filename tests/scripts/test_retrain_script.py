@@ -61,3 +61,24 @@ def test_rollback_goes_back_and_a_bad_target_is_one_line_on_stderr_with_exit_1(t
     assert bad.stderr.startswith("error: There is no ranker version '.ranker-20200101T000000-deadbeef'")
     assert len(bad.stderr.strip().splitlines()) == 1 and live in bad.stderr  # names what is kept
     assert live_version(artifacts) == older
+
+
+def test_learning_from_an_empty_log_says_how_many_lists_it_needs(tmp_path):
+    from db import get_engine
+    from synthetic import generate_world, write_world
+
+    url = f"sqlite:///{tmp_path / 'mm.db'}"
+    engine = get_engine(url)
+    write_world(engine, generate_world(n_mentors=30, n_mentees=90, interactions_per_mentee=5, seed=4), progress=False)
+    engine.dispose()
+    done = _run("--db-url", url, "--artifacts", str(tmp_path / "artifacts"), "--learn-from", "log")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: Learning from the log: only 0 logged list(s) have a slot with "
+                                  "'relevance' > 0; at least 50 are needed.")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "artifacts" / "ranker").exists()  # nothing published
+
+
+def test_debias_without_the_log_is_refused_before_any_work(tmp_path):
+    done = _run("--debias", "unbiased", "--artifacts", str(tmp_path / "artifacts"))
+    assert done.returncode == 2 and "--debias corrects the position bias of logged lists; add --learn-from log" in done.stderr
