@@ -17,6 +17,7 @@ _EXPORTS = {
     "create_schema": "db.loading",
     "drop_schema": "db.loading",
     "load_dataset": "db.loading",
+    "read_dataset": "db.loading",
     "load_feedback": "db.loading",
     "load_interactions": "db.loading",
     "load_mentees": "db.loading",

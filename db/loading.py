@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 
 from db.connection import connect
+from db.engine import get_engine
 from db.schema import (
     CORE_TABLES,
     LEVELS,
@@ -165,6 +166,16 @@ def load_dataset(engine: Engine | Connection) -> Dataset:
         )
     check_references(dataset.interactions, dataset.mentors, dataset.mentees)
     return dataset
+
+
+def read_dataset(db_url: str | None = None) -> Dataset:
+    """:func:`load_dataset` of the database at ``db_url`` (None: ``$MENTOR_MATCH_DB_URL`` or the
+    default SQLite file), with the engine disposed of afterwards: the one-off read of a job."""
+    engine = get_engine(db_url)
+    try:
+        return load_dataset(engine)
+    finally:
+        engine.dispose()
 
 
 def check_references(

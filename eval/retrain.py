@@ -44,7 +44,7 @@ import pandas as pd
 
 from db.engine import get_engine
 from db.fingerprint import data_fingerprint
-from db.loading import Dataset, load_dataset
+from db.loading import Dataset, read_dataset
 from db.log_reading import load_log
 from eval.metrics import ndcg_per_query
 from eval.stats import bootstrap_ci, paired_comparison
@@ -313,11 +313,7 @@ def retrain(
     artifacts = Path(artifacts)
     folder = artifacts if variant is None else variant_folder(artifacts, variant)
 
-    engine = get_engine(db_url)
-    try:
-        dataset = load_dataset(engine)
-    finally:
-        engine.dispose()
+    dataset = read_dataset(db_url)
     if as_of is not None:
         dataset = dataset_as_of(dataset, as_of)
     else:

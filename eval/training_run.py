@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from db.engine import get_engine
 from db.fingerprint import data_fingerprint
-from db.loading import load_dataset
+from db.loading import read_dataset
 from eval.comparison import METRICS, cross_validate, evaluate_models, tune_models
 from eval.heads import evaluate_heads, head_metrics
 from mentor_match.artifacts import publish_folder
@@ -130,11 +129,7 @@ def run_training(
     started = time.perf_counter()
     artifacts = Path(artifacts)
     publish_to = artifacts if variant is None else variant_folder(artifacts, variant)
-    engine = get_engine(db_url)
-    try:
-        dataset = load_dataset(engine)
-    finally:
-        engine.dispose()
+    dataset = read_dataset(db_url)
     pairs = build_training_pairs(dataset)
     if encoder is None:
         from embeddings import Encoder

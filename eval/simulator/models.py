@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from db.engine import get_engine
-from db.loading import load_dataset
+from db.loading import read_dataset
 from eval.simulator.config import MODEL_POLICIES
 from mentor_match.errors import ArtifactError, InvalidParameterError
 from ranking.baselines import BASELINES, ClassifierScorer
@@ -44,11 +43,7 @@ def fit_baselines(
     trained (module doc), and save ``names`` into ``artifacts/baselines``; returns name -> folder."""
     names = _checked(names, "fit_baselines")
     artifacts = Path(artifacts)
-    engine = get_engine(db_url)
-    try:
-        dataset = load_dataset(engine)
-    finally:
-        engine.dispose()
+    dataset = read_dataset(db_url)
     pairs = build_training_pairs(dataset)
     X = make_pair_frame(dataset, pairs, encoder, artifacts / "cache", progress=False)
     split = split_pairs(pairs, SPLIT, seed)
