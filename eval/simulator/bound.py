@@ -2,15 +2,16 @@
 
 Each mentee takes at most one mentor and each mentor at most their free seats; the bound is
 the maximum total true ``p_match`` over such assignments, a maximum-weight bipartite
-b-matching. It is solved exactly as a min-cost flow with OR-Tools (a well-kept solver; the
-network is totally unimodular, so the flow optimum is an integral assignment)::
+b-matching. It is solved exactly as a min-cost flow with OR-Tools by the cohort solver,
+:func:`retrieval.assignment.solve_assignment` (a well-kept solver; the network is totally
+unimodular, so the flow optimum is an integral assignment)::
 
     source --(cap 1)--> mentee --(cap 1, cost -w)--> mentor --(cap seats)--> sink
     source --(cap #mentees, cost 0)----------------------------------------> sink
 
 The bypass arc lets a mentee stay unmatched, so only pairs that add weight carry flow.
-OR-Tools needs integer costs: ``w = round(p_match * COST_SCALE)``. Each pair's weight is then
-off by at most ``0.5 / COST_SCALE``, so the assignment found is within
+OR-Tools needs integer costs: ``w = round(p_match * COST_SCALE)`` (the solver's scale). Each
+pair's weight is then off by at most ``0.5 / COST_SCALE``, so the assignment found is within
 ``matched * 1 / COST_SCALE`` (at most 0.005 for 5,000 matches) of the float optimum, and the
 value reported is the sum of the chosen pairs' true float ``p_match``.
 """
@@ -22,14 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from ortools.graph.python.min_cost_flow import SimpleMinCostFlow
 
-from mentor_match.errors import DataValidationError, InvalidParameterError, MentorMatchError
+from mentor_match.errors import DataValidationError, InvalidParameterError
 from mentor_match.validation import check_int
+from retrieval.assignment import COST_SCALE as ASSIGNMENT_COST_SCALE
+from retrieval.assignment import checked_seats, solve_assignment
 
 __all__ = ["COST_SCALE", "Bound", "capacity_bound"]
 
-COST_SCALE = 1_000_000
+COST_SCALE = ASSIGNMENT_COST_SCALE
 """Integer cost units per unit of p_match (see the module docstring for the rounding bound)."""
 
 _PAIR_COLUMNS = ("mentee_id", "mentor_id", "p_match")
@@ -79,7 +81,7 @@ def capacity_bound(
     func = "capacity_bound"
     top_n = check_int("top_n", top_n, func, allow_none=True)
     mentee_id, mentor_id, p_match = _checked_pairs(pairs, func)
-    seat_of = _checked_seats(seats, func)
+    seat_of = checked_seats(seats, func)
 
     # Work on integer codes: ids become positions once, then everything is numpy.
     mentee_codes, mentee_ids = pd.factorize(mentee_id, sort=True)
@@ -115,51 +117,15 @@ def capacity_bound(
     if not len(rows):
         return Bound(0.0, _empty_assignment(), pairs_considered, restricted)
 
-    # Renumber the mentees and mentors that remain into graph nodes.
-    used_mentees, pair_mentee = _renumbered(mentee_codes[rows], len(mentee_ids))
-    used_mentors, pair_mentor = _renumbered(mentor_codes[rows], len(mentor_ids))
-    n_mentees, n_mentors, n_pairs = len(used_mentees), len(used_mentors), len(rows)
-    source, sink = 0, 1 + n_mentees + n_mentors
-    mentee_nodes = 1 + np.arange(n_mentees)
-    mentor_nodes = 1 + n_mentees + np.arange(n_mentors)
-    tails = np.concatenate([
-        np.full(n_mentees, source), 1 + pair_mentee, mentor_nodes, [source],
-    ]).astype(np.int32)
-    heads = np.concatenate([
-        mentee_nodes, 1 + n_mentees + pair_mentor, np.full(n_mentors, sink), [sink],
-    ]).astype(np.int32)
-    capacities = np.concatenate([
-        np.ones(n_mentees + n_pairs, dtype=np.int64),
-        np.minimum(capacity_of_code[used_mentors], n_mentees), [n_mentees],
-    ])
-    costs = np.concatenate([
-        np.zeros(n_mentees, dtype=np.int64), -weight[rows], np.zeros(n_mentors + 1, dtype=np.int64),
-    ])
-    flow = SimpleMinCostFlow()
-    arcs = np.asarray(flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs))
-    supplies = np.zeros(sink + 1, dtype=np.int64)
-    supplies[source], supplies[sink] = n_mentees, -n_mentees
-    flow.set_nodes_supplies(np.arange(sink + 1, dtype=np.int32), supplies)
-    status = flow.solve()
-    if status != flow.OPTIMAL:
-        raise MentorMatchError(
-            f"OR-Tools min-cost flow ended with status {status!r} on {n_pairs} pairs; this "
-            "should not happen for a bipartite matching: report it with the pairs."
-        )
-    chosen = rows[flow.flows(arcs[n_mentees:n_mentees + n_pairs]) > 0]
-    chosen = chosen[np.lexsort((mentor_codes[chosen], mentee_codes[chosen]))]
+    solved = solve_assignment(
+        pd.DataFrame({"mentee_id": mentee_id[rows], "mentor_id": mentor_id[rows], "score": p_match[rows]}),
+        seat_of,
+    )
+    chosen = solved.pairs.sort_values(["mentee_id", "mentor_id"], kind="stable", ignore_index=True)
     assignment = pd.DataFrame({
-        "mentee_id": mentee_id[chosen], "mentor_id": mentor_id[chosen], "p_match": p_match[chosen],
+        "mentee_id": chosen["mentee_id"], "mentor_id": chosen["mentor_id"], "p_match": chosen["score"],
     })
-    return Bound(float(p_match[chosen].sum()), assignment, pairs_considered, restricted)
-
-
-def _renumbered(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(the codes in use, each code's position among them): np.unique without its sort."""
-    used = np.zeros(n_codes, dtype=bool)
-    used[codes] = True
-    position = np.cumsum(used) - 1
-    return np.flatnonzero(used), position[codes]
+    return Bound(solved.value, assignment, pairs_considered, restricted)
 
 
 def _checked_pairs(pairs: pd.DataFrame, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,24 +149,6 @@ def _checked_pairs(pairs: pd.DataFrame, func: str) -> tuple[np.ndarray, np.ndarr
             f"outside [0, 1] (first: {p_match[bad][0]!r}); pass probabilities."
         )
     return pairs["mentee_id"].to_numpy(), pairs["mentor_id"].to_numpy(), p_match
-
-
-def _checked_seats(seats: Mapping[int, int] | pd.Series, func: str) -> pd.Series:
-    series = seats.copy() if isinstance(seats, pd.Series) else pd.Series(dict(seats), dtype=object)
-    if not series.index.is_unique:
-        raise InvalidParameterError(
-            f"The 'seats' parameter of {func} names a mentor_id more than once; give one seat "
-            "count per mentor."
-        )
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
-    if bad.any():
-        raise InvalidParameterError(
-            f"The 'seats' parameter of {func} must map mentor ids to ints >= 0; "
-            f"{int(bad.sum())} entr(ies) are not (first: mentor {series.index[bad][0]!r}: "
-            f"{series.iloc[np.flatnonzero(bad)[0]]!r})."
-        )
-    return pd.Series(values.astype(np.int64), index=series.index)
 
 
 def _empty_assignment() -> pd.DataFrame:
