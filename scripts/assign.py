@@ -1,0 +1,161 @@
+"""Assign a cohort of mentees to mentors in one batch: the most expected successful matches under the seats.
+
+    python scripts/assign.py (--mentees ids.csv | --all-seeking) [--db-url URL] [--artifacts DIR]
+                             [--per-mentee 1] [--candidates 50] [--banned pairs.csv] [--required pairs.csv]
+                             [--min-new-mentors 0] [--max-share S] [--no-reasons]
+                             [--out assignment.csv] [--report report.json]
+
+--mentees reads a CSV with a mentee_id column; --all-seeking takes every active mentee without a
+running mentorship. --banned and --required read CSVs with mentee_id and mentor_id columns. The
+pairs are scored by the reciprocal heads in DIR/heads (scripts/train.py publishes them). Writes the
+table (mentee_id, mentor_id, expected_match, required, reasons) as CSV and the report as JSON,
+each to a temporary file renamed into place; on any error nothing is written. The database is
+not changed. Exit codes: 0 done; 2 bad input (one line on stderr); 1 another error.
+See docs/cohort-assignment.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from db import get_engine  # noqa: E402
+from mentor_match.errors import (  # noqa: E402
+    DataValidationError,
+    InvalidParameterError,
+    MentorMatchError,
+    UnknownEntityError,
+)
+from ranking.heads import ReciprocalModel  # noqa: E402
+from retrieval import Recommender  # noqa: E402
+from retrieval.cohort import assign_cohort, seeking_mentee_ids  # noqa: E402
+
+BAD_INPUT = 2
+"""Exit code of input the command refuses (unknown ids, bad files or parameters)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db-url", help="database URL (default: $MENTOR_MATCH_DB_URL or sqlite:///mentor_match.db)")
+    parser.add_argument("--artifacts", default="artifacts", help="artifacts folder (default: artifacts)")
+    cohort = parser.add_mutually_exclusive_group(required=True)
+    cohort.add_argument("--mentees", metavar="CSV", help="the cohort: a CSV with a mentee_id column")
+    cohort.add_argument("--all-seeking", action="store_true",
+                        help="the cohort: every active mentee with no running (accepted) mentorship")
+    parser.add_argument("--per-mentee", type=int, default=1, help="mentors per mentee at most (default: 1)")
+    parser.add_argument("--candidates", type=int, default=50, help="candidates per mentee from stage 1 (default: 50)")
+    parser.add_argument("--banned", metavar="CSV", help="pairs never assigned (mentee_id, mentor_id columns)")
+    parser.add_argument("--required", metavar="CSV", help="pairs always assigned (mentee_id, mentor_id columns)")
+    parser.add_argument("--min-new-mentors", type=int, default=0,
+                        help="at least this many assignments to mentors with no history (default: 0)")
+    parser.add_argument("--max-share", type=float,
+                        help="no mentor takes more than floor(S x cohort size) mentees (default: no cap)")
+    parser.add_argument("--no-reasons", action="store_true", help="leave the reasons column empty (faster)")
+    parser.add_argument("--out", default="assignment.csv", help="the table, CSV (default: assignment.csv)")
+    parser.add_argument("--report", default="report.json", help="the report, JSON (default: report.json)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        banned, required = _pairs(args.banned, "--banned"), _pairs(args.required, "--required")
+        recommender = Recommender.load(args.artifacts, db_url=args.db_url, log=False, refresh_interval=None)
+        try:
+            if args.all_seeking:
+                engine = get_engine(args.db_url)
+                try:
+                    mentee_ids = seeking_mentee_ids(engine)
+                finally:
+                    engine.dispose()
+            else:
+                mentee_ids = _ids(args.mentees)
+            heads = ReciprocalModel.load(Path(args.artifacts) / "heads")
+            done = assign_cohort(
+                recommender, mentee_ids, heads=heads, per_mentee=args.per_mentee, candidates=args.candidates,
+                banned=banned, required=required, min_new_mentors=args.min_new_mentors,
+                max_share=args.max_share, reasons=not args.no_reasons,
+            )
+        finally:
+            recommender.close()
+        _write_atomically({
+            Path(args.out): lambda f: done.table.to_csv(f, index=False),
+            Path(args.report): lambda f: json.dump(done.report, f, indent=2),
+        })
+    except (InvalidParameterError, UnknownEntityError, DataValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    except MentorMatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report = done.report
+    print(f"Assigned {report['assigned']} of {report['demand']} places ({report['mentees']} mentees, "
+          f"{report['seats']['total']} free seats): expected matches {report['expected_matches']:.2f} of "
+          f"{report['unconstrained_expected_matches']:.2f} unconstrained; {report['unmatched']['count']} "
+          f"mentee(s) short; {report['blocking_pairs']['count']} blocking pair(s).")
+    print(f"Wrote {args.out} and {args.report}.")
+    return 0
+
+
+def _ids(path: str) -> list[int]:
+    frame = _csv(path, "--mentees", ("mentee_id",))
+    return frame["mentee_id"].tolist()
+
+
+def _pairs(path: str | None, flag: str) -> pd.DataFrame:
+    if path is None:
+        return pd.DataFrame({"mentee_id": [], "mentor_id": []}, dtype="int64")
+    return _csv(path, flag, ("mentee_id", "mentor_id"))
+
+
+def _csv(path: str, flag: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The ``columns`` of the CSV at ``path`` as int64; a missing file or column, or a
+    non-integer id, is bad input."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InvalidParameterError(f"{flag} {path!r} cannot be read as CSV: {exc}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidParameterError(
+            f"{flag} {path!r} has no {', '.join(missing)} column (it has {list(frame.columns)}); "
+            f"give a header line with {', '.join(columns)}."
+        )
+    values = frame[list(columns)]
+    numeric = values.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna().any(axis=1) | (numeric != numeric.round()).any(axis=1)
+    if bad.any():
+        raise InvalidParameterError(
+            f"{flag} {path!r}: {int(bad.sum())} row(s) have an id that is not an integer (first: line "
+            f"{int(bad.to_numpy().argmax()) + 2}); ids are integers."
+        )
+    return numeric.astype("int64")
+
+
+def _write_atomically(writers: dict[Path, Callable[[IO[str]], object]]) -> None:
+    """Write each file through a temporary file beside it; rename them into place only once
+    all are complete, so an error leaves none of them."""
+    temps: dict[Path, str] = {}
+    try:
+        for path, write in writers.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temps[path] = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(fd, "w", newline="") as handle:
+                write(handle)
+        for path, temp in temps.items():
+            os.replace(temp, path)
+    finally:
+        for temp in temps.values():
+            Path(temp).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
