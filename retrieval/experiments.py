@@ -20,8 +20,10 @@ unless its entry names another folder under ``artifacts`` with ``"ranker"``.
 
 ``"score"`` says what ranks a variant's candidates (:mod:`retrieval.scoring`): ``"ranker"``
 (the default: the ranker's score), ``"reciprocal"`` (P(accept) x P(success) from the
-variant's two heads) or ``"blend"`` with ``"blend_weight": w`` in [0, 1] (``w`` x the
-ranker's score rank-normalised within the list + ``(1 - w)`` x P(match)). The heads are
+variant's two heads), ``"blend"`` with ``"blend_weight": w`` in [0, 1] (``w`` x the
+ranker's score rank-normalised within the list + ``(1 - w)`` x P(match)) or ``"market"``:
+P(match) priced by congestion, ``P(match) x P(seat still free) ** weight``, with an optional
+``"price": {"weight": 1.0, "kind": "poisson", "floor": 0.0}`` (:mod:`retrieval.market`). The heads are
 published beside the ranker by the same training run: ``artifacts/heads`` for the control,
 ``artifacts/variants/<name>/heads`` for the others, unless ``"heads"`` names another folder
 under ``artifacts``. The ranker stays in use either way: its pre-ranker picks the candidates
@@ -48,20 +50,23 @@ from typing import Any
 import numpy as np
 
 from mentor_match.errors import ArtifactError, InvalidParameterError
+from retrieval.market import KINDS, PriceSettings
 
 CONTROL_RANKER = "ranker"
 """The control's ranker folder, relative to the artifacts folder."""
 CONTROL_HEADS = "heads"
 """The control's reciprocal heads folder, relative to the artifacts folder."""
 RANKER_SCORE = "ranker"
-SCORES = (RANKER_SCORE, "reciprocal", "blend")
+MARKET_SCORE = "market"
+SCORES = (RANKER_SCORE, "reciprocal", "blend", MARKET_SCORE)
 """What a variant's ``"score"`` may be (see :mod:`retrieval.scoring`); ``ranker`` by default."""
 VARIANTS_FOLDER = "variants"
 """Other variants' rankers live in ``<artifacts>/variants/<name>/ranker``."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 _SHARE_TOLERANCE = 1e-6
 _TOP_KEYS = {"name", "salt", "control", "variants", "exploration"}
-_VARIANT_KEYS = {"name", "share", "ranker", "score", "blend_weight", "heads"}
+_VARIANT_KEYS = {"name", "share", "ranker", "score", "blend_weight", "heads", "price"}
+_PRICE_KEYS = {"weight", "kind", "floor"}
 _EXPLORATION_KEYS = {"epsilon", "temperature"}
 
 
@@ -84,7 +89,7 @@ NO_EXPLORATION = Exploration()
 class Variant:
     """One arm: its name, traffic share and ranker folder (relative to the artifacts); its
     ``score`` (one of :data:`SCORES`), with the ``heads`` folder (relative to the artifacts)
-    where the heads score and the ``blend_weight`` of a blend."""
+    where the heads score, the ``blend_weight`` of a blend and the ``price`` of a market score."""
 
     name: str
     share: float
@@ -92,6 +97,7 @@ class Variant:
     score: str = RANKER_SCORE
     blend_weight: float | None = None
     heads: str | None = None
+    price: PriceSettings | None = None
 
     def ranker_path(self, artifacts: str | Path) -> Path:
         return Path(artifacts) / self.ranker
@@ -296,12 +302,15 @@ def _name(value: object, where: str) -> str:
     return value
 
 
-def _score(raw: Mapping[str, Any], name: str, control: str, at: str) -> tuple[str, float | None, str | None]:
-    """(score, blend_weight, heads folder) of one variant's entry, checked."""
+def _score(
+    raw: Mapping[str, Any], name: str, control: str, at: str,
+) -> tuple[str, float | None, str | None, PriceSettings | None]:
+    """(score, blend_weight, heads folder, price) of one variant's entry, checked."""
     at = f"{at} ({name})"
     score = raw.get("score", RANKER_SCORE)
     if score not in SCORES:
         raise InvalidParameterError(f"{at}: 'score' must be one of {list(SCORES)}; got {score!r}.")
+    price = _price(raw, score, at)
     weight = raw.get("blend_weight")
     if score == "blend":
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
@@ -318,17 +327,43 @@ def _score(raw: Mapping[str, Any], name: str, control: str, at: str) -> tuple[st
     if score == RANKER_SCORE:
         if "heads" in raw:
             raise InvalidParameterError(
-                f"{at}: 'heads' is only read with \"score\": \"reciprocal\" or \"blend\"; remove it "
+                f"{at}: 'heads' is only read with \"score\": \"reciprocal\", \"blend\" or \"market\"; remove it "
                 "or name the score."
             )
-        return score, None, None
+        return score, None, None, None
     default = CONTROL_HEADS if name == control else f"{VARIANTS_FOLDER}/{name}/{CONTROL_HEADS}"
     heads = raw.get("heads", default)
     if not isinstance(heads, str) or not heads or Path(heads).is_absolute() or ".." in Path(heads).parts:
         raise InvalidParameterError(
             f"{at}: 'heads' must be a folder relative to the artifacts folder; got {heads!r}."
         )
-    return score, weight, heads
+    return score, weight, heads, price
+
+
+def _price(raw: Mapping[str, Any], score: str, at: str) -> PriceSettings | None:
+    """The checked ``price`` of a market score (its defaults when absent); None otherwise."""
+    if score != MARKET_SCORE:
+        if "price" in raw:
+            raise InvalidParameterError(
+                f"{at}: 'price' is only read with \"score\": \"market\" (the score is {score!r}); remove it "
+                "or make the score 'market'."
+            )
+        return None
+    entry = raw.get("price", {})
+    if not isinstance(entry, Mapping):
+        raise InvalidParameterError(f"{at}: 'price' must be an object with 'weight' and 'kind'; got {entry!r}.")
+    _refuse_unknown(entry, _PRICE_KEYS, f"{at}: price")
+    weight, kind, floor = entry.get("weight", 1.0), entry.get("kind", "poisson"), entry.get("floor", 0.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+        raise InvalidParameterError(f"{at}: price 'weight' must be a number >= 0 (0: no price); got {weight!r}.")
+    if kind not in KINDS:
+        raise InvalidParameterError(f"{at}: price 'kind' must be one of {list(KINDS)}; got {kind!r}.")
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 1:
+        raise InvalidParameterError(
+            f"{at}: price 'floor' must be a number in [0, 1] (the least P(seat still free) shown; 0: off); "
+            f"got {floor!r}."
+        )
+    return PriceSettings(float(weight), kind, float(floor))
 
 
 def _variant_dict(variant: Variant) -> dict[str, Any]:
@@ -339,6 +374,8 @@ def _variant_dict(variant: Variant) -> dict[str, Any]:
         if variant.blend_weight is not None:
             out["blend_weight"] = variant.blend_weight
         out["heads"] = variant.heads
+        if variant.price is not None:
+            out["price"] = {"weight": variant.price.weight, "kind": variant.price.kind, "floor": variant.price.floor}
     return out
 
 

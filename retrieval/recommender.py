@@ -21,6 +21,12 @@ or a blend: :mod:`retrieval.scoring`), and with exploration the shown list may b
 (:mod:`retrieval.exploration`, seeded by the list id); the log records variant, what scored
 the list (``model_version``), policy and each slot's served score and propensity. Outcomes
 come back through :meth:`Recommender.record_outcome`.
+
+An arm scored by ``market`` ranks by P(match) priced by congestion (:mod:`retrieval.market`):
+the recommender holds one :class:`~retrieval.market.MarketPrices` for all its arms, read from
+the database with every refresh and reload (:meth:`Recommender.refresh_prices` reads it now),
+and every list a priced arm serves adds its slots to the prices at once, so the next query
+already sees them.
 """
 
 from __future__ import annotations
@@ -53,9 +59,10 @@ from retrieval.catalogue import Catalogue
 from retrieval.experiments import Experiment
 from retrieval.exploration import explore, list_seed
 from retrieval.live import LiveMentors, RefreshSummary, load_live
+from retrieval.market import MarketPrices, priced_top_k, request_curve
 from retrieval.mentees import FrameMentees, MenteePage
 from retrieval.profile import Query, validate_profile
-from retrieval.results import Recommendation
+from retrieval.results import Candidates, Recommendation
 from retrieval.stages import Arm, EncoderSlot, Stages, build_stages
 
 logger = logging.getLogger(__name__)
@@ -64,6 +71,8 @@ DEFAULT_CANDIDATES = 200
 """Candidates per query that the ranker scores."""
 DEFAULT_REFRESH_INTERVAL = 5.0
 """Seconds between automatic refreshes of the mentors from the database."""
+PRICE_POSITIONS = 50
+"""List positions the prices' request curve covers (longer lists reuse the last one's rate)."""
 _BATCH_COLUMNS = {
     "mentee_id": np.int64, "rank": np.int64, "mentor_id": np.int64, "score": float, "similarity": float,
     "list_id": object,
@@ -97,6 +106,9 @@ class Recommender:
                 "build the stages with those rankers (build_stages(..., variants=...))."
             )
         self.log = log
+        self._market: MarketPrices | None = None
+        if self._priced(stages):
+            self._market = self._read_prices(stages)
 
     @classmethod
     def load(
@@ -153,6 +165,7 @@ class Recommender:
             raise InvalidParameterError("refresh() needs a Recommender made by Recommender.load(artifacts, db_url).")
         with self._update_lock:
             self._stages, summary = self._live.refresh(self._stages)
+            self._update_prices()
         return summary
 
     def reload(self) -> None:
@@ -162,6 +175,45 @@ class Recommender:
             raise InvalidParameterError("reload() needs a Recommender made by Recommender.load(artifacts, db_url).")
         with self._update_lock:
             self._stages, self._live = self._source.load()
+            self._update_prices()
+
+    @property
+    def market(self) -> MarketPrices | None:
+        """The congestion prices the priced arms serve with (None when no arm is priced)."""
+        return self._market
+
+    def refresh_prices(self) -> MarketPrices | None:
+        """Read the prices from the database now (the log written first), as every refresh
+        and reload does; None when no arm is priced."""
+        with self._update_lock:
+            self._update_prices()
+        return self._market
+
+    def _update_prices(self) -> None:
+        if self._priced(self._stages):
+            self._market = self._read_prices(self._stages)
+
+    @staticmethod
+    def _priced(stages: Stages) -> bool:
+        return any(arm.scoring.priced for arm in stages.arms.values())
+
+    def _read_prices(self, stages: Stages) -> MarketPrices:
+        """The prices over the current catalogue: from the database when there is one (the
+        log's lists written first), else no demand yet (a static recommender)."""
+        catalogue = stages.catalogue
+        fields = catalogue.fields
+        current = pd.to_numeric(pd.Series(fields["current_mentees"]), errors="coerce").to_numpy(float)
+        seats = pd.to_numeric(pd.Series(fields["max_mentees"]), errors="coerce").to_numpy(float)
+        free = np.where(catalogue.eligible, np.nan_to_num(seats - current, nan=0.0), 0.0).clip(min=0.0)
+        rate = pd.to_numeric(pd.Series(fields["acceptance_rate"]), errors="coerce").to_numpy(float)
+        if self._source is None:
+            zeros = np.zeros(len(catalogue))
+            return MarketPrices(free=free, accept_rate=rate, pending=zeros, exposure=zeros,
+                                curve=request_curve(None, PRICE_POSITIONS))
+        if self.log is not None:
+            self.log.flush()
+        return MarketPrices.read(self._source.engine, catalogue.mentor_ids, free, rate, now=self._clock(),
+                                 k=PRICE_POSITIONS)
 
     def close(self) -> None:
         """Write what the log still holds, then release the database connections (idempotent)."""
@@ -205,6 +257,7 @@ class Recommender:
             try:
                 if self._live is live and live.due():
                     self._stages, _ = live.refresh(self._stages)
+                    self._update_prices()
             except MentorMatchError as exc:
                 logger.warning("automatic refresh failed, serving the last snapshot: %s", exc)
             finally:
@@ -270,7 +323,19 @@ class Recommender:
                 explore, epsilon=exploration.epsilon, temperature=exploration.temperature, seed=list_seed(list_id)
             )
         found = arm.retriever.search(query.vector[None, :], n, [blocked], pool=pool)
-        shown = [replace(r, list_id=list_id, variant=variant) for r in arm.reranker.rerank(query, found, k, choose=choose)]
+        market = self._market if arm.scoring.priced else None
+        price = None
+        if market is not None:
+            settings = arm.scoring.price
+            if settings.floor > 0:  # only mentors with a fair chance of a free seat are shown
+                ids, similarity = found.of(0)
+                keep = market.shown(stages.catalogue.rows_of(ids), settings)
+                found = Candidates(ids[keep][None, :], similarity[keep][None, :])
+            price = lambda ids: market.apply(np.ones(len(ids)), stages.catalogue.rows_of(ids), settings)  # noqa: E731
+        ranked = arm.reranker.rerank(query, found, k, choose=choose, price=price)
+        shown = [replace(r, list_id=list_id, variant=variant) for r in ranked]
+        if market is not None and shown:
+            market.record(stages.catalogue.rows_of([r.mentor_id for r in shown]), [r.rank for r in shown])
         if self.log is not None:
             self._log_list(list_id, None if mentee_id is None else query.mentee_id, variant, arm, stages, k,
                            started, [(r.mentor_id, r.score, r.similarity, r.propensity, r.features) for r in shown])
@@ -322,8 +387,11 @@ class Recommender:
             if not ids:
                 continue
             batches = stages.candidate_batches(ids, n, pool=pool, batch_size=batch_size, progress=progress, arm=name)
+            arm = stages.arm(name)
             for mentees, pairs in batches:
-                pairs["score"] = stages.arm(name).reranker.score(mentees.prepared, mentees.vectors, pairs)
+                pairs["score"] = arm.reranker.score(mentees.prepared, mentees.vectors, pairs)
+                if arm.scoring.priced and self._market is not None:
+                    pairs = self._priced_lists(pairs, k, stages, arm)
                 pairs = pairs.sort_values(["mentee_id", "score"], ascending=[True, False], kind="stable")
                 pairs["rank"] = pairs.groupby("mentee_id", sort=False).cumcount() + 1
                 pairs["variant"] = name
@@ -340,6 +408,18 @@ class Recommender:
         if self.log is not None:
             self._log_batch(out, stages, k, started)
         return out[list(_BATCH_COLUMNS)]
+
+    def _priced_lists(self, pairs: pd.DataFrame, k: int, stages: Stages, arm: Arm) -> pd.DataFrame:
+        """Each mentee's ``k`` best by priced score, the mentees served in the order asked
+        for (each priced by the lists before it); the rows kept carry the served score."""
+        pairs = pairs.reset_index(drop=True)
+        order = np.argsort(pd.factorize(pairs["mentee_id"])[0], kind="stable")  # contiguous, first-seen order
+        pairs = pairs.iloc[order].reset_index(drop=True)
+        chosen, served = priced_top_k(
+            pairs["mentee_id"].to_numpy(), stages.catalogue.rows_of(pairs["mentor_id"].to_numpy()),
+            pairs["score"].to_numpy(float), k, self._market, arm.scoring.price,
+        )
+        return pairs.iloc[chosen].assign(score=served)
 
     def _log_batch(self, lists: pd.DataFrame, stages: Stages, k: int, started: float) -> None:
         """One logged list per mentee of a batch (deterministic order: propensity 1; the batch's

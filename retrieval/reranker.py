@@ -21,6 +21,7 @@ from mentor_match.validation import check_int
 from ranking.features import PreparedProfiles, pair_features
 from ranking.models import Ranker
 from retrieval.catalogue import Catalogue
+from retrieval.market import FREE_TIME_REASON
 from retrieval.profile import Query
 from retrieval.reasons import MENTOR_FIELDS, explain, relative_contributions
 from retrieval.results import Candidates, Recommendation
@@ -28,6 +29,11 @@ from retrieval.scoring import RANKER, Scoring
 
 Chooser = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, bool]]
 """(scores, k) -> (shown positions, their propensities, sampled?): how a list is picked."""
+Pricer = Callable[[np.ndarray], np.ndarray]
+"""mentor ids -> the factor in [0, 1] their scores are multiplied by: P(seat still free) ** weight
+(:mod:`retrieval.market`)."""
+FREE_ENOUGH = 0.9
+"""A mentor whose price moved it up the list, with a factor at least this, has "free time now"."""
 
 REASONS_REFERENCE = 200
 """Reasons compare a mentor with the best this many candidates of its list (their mean
@@ -111,13 +117,17 @@ class Reranker:
         return self.scoring.scores(self.ranker, features, pairs["mentee_id"].to_numpy())
 
     def rerank(
-        self, query: Query, candidates: Candidates, k: int, *, choose: Chooser | None = None
+        self, query: Query, candidates: Candidates, k: int, *, choose: Chooser | None = None,
+        price: Pricer | None = None,
     ) -> list[Recommendation]:
         """The ``k`` best of one query's ``candidates`` (a single row), best first, with reasons.
 
         ``choose`` (e.g. exploration, :func:`retrieval.exploration.explore`) picks the shown
         slots from the served scores instead, and gives each slot's propensity; without it
-        every slot's propensity is 1 (the served score's order, deterministic).
+        every slot's propensity is 1 (the served score's order, deterministic). ``price``
+        (a market score) multiplies each candidate's score by its congestion factor first; a
+        mentor it moved up the list, and that is free enough itself, gets the reason
+        :data:`~retrieval.market.FREE_TIME_REASON`.
         """
         k = check_int("k", k, "rerank")
         if len(candidates) != 1:
@@ -131,6 +141,12 @@ class Reranker:
         pairs = pd.DataFrame({"mentee_id": np.full(len(ids), query.prepared.ids[0]), "mentor_id": ids})
         features = self.features(query.prepared, query.vector[None, :], pairs)
         scores = self.scoring.scores(self.ranker, features)
+        moved_up = np.zeros(len(ids), dtype=bool)
+        if price is not None:
+            factor = price(ids)
+            unpriced = _ranks(scores)
+            scores = scores * factor
+            moved_up = (_ranks(scores) < unpriced) & (factor >= FREE_ENOUGH)
         ranked = np.argsort(-scores, kind="stable")
         if choose is None:
             order, propensity = ranked[:k], np.ones(min(k, len(ranked)))
@@ -154,6 +170,8 @@ class Reranker:
             mentor = {name: column[at] for name, column in fields.items()}
             feature_values = dict(zip(names, values[row].tolist(), strict=True))
             reasons, behind = explain(relative[w], names, feature_values, mentor, query.profile)
+            if moved_up[row]:
+                reasons = [*reasons, FREE_TIME_REASON]
             out.append(
                 Recommendation(
                     mentor_id=int(ids[row]),
@@ -168,3 +186,10 @@ class Reranker:
                 )
             )
         return out
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """Each score's place in the list, best first (0 the best; ties in input order)."""
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores))
+    return ranks

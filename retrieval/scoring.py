@@ -17,6 +17,10 @@ arm's :class:`~retrieval.reranker.Reranker`:
   ``w = 1`` serves exactly the ranker's order, ``w = 0`` exactly the reciprocal score.
   P(match) usually spans much less than [0, 1], so at ``w = 0.5`` the ranker's order
   weighs more than half: choose ``w`` by its effect on the lists, not by its look.
+* ``market`` with a :class:`~retrieval.market.PriceSettings`: P(match), priced by congestion
+  where it is served: ``P(match) x P(seat still free) ** weight`` (:mod:`retrieval.market`).
+  :meth:`Scoring.scores` gives the P(match); the recommender holds the prices (they move with
+  every list served) and applies them when it ranks a list.
 
 Every variant keeps its ranker: its pre-ranker picks the candidates (stage 1 is the same
 whatever the score) and its per-feature contributions word the reasons, relative to the
@@ -46,7 +50,8 @@ from mentor_match.validation import check_choice, check_number
 from ranking.features import FEATURES
 from ranking.heads import HEADS, MODEL_KIND, MODEL_VERSION, REFIT, ReciprocalModel
 from ranking.models import Ranker
-from retrieval.experiments import RANKER_SCORE, SCORES, Variant
+from retrieval.experiments import MARKET_SCORE, RANKER_SCORE, SCORES, Variant
+from retrieval.market import PriceSettings
 
 __all__ = ["RANKER", "Scoring", "check_model_compatible", "rank_normalised"]
 
@@ -99,9 +104,19 @@ class Scoring:
     heads: ReciprocalModel | None = None
     heads_version: str = "unpublished"
     blend_weight: float | None = None
+    price: PriceSettings | None = None
 
     def __post_init__(self) -> None:
         check_choice("how", self.how, "Scoring", SCORES)
+        if self.how == MARKET_SCORE:
+            if self.price is None:
+                object.__setattr__(self, "price", PriceSettings())
+            elif not isinstance(self.price, PriceSettings):
+                raise InvalidParameterError(
+                    f"Scoring 'market' takes a retrieval.market.PriceSettings as price; got {type(self.price).__name__}."
+                )
+        elif self.price is not None:
+            raise InvalidParameterError(f"Scoring {self.how!r} takes no price (only 'market' does); got {self.price!r}.")
         if self.how == RANKER_SCORE:
             if self.heads is not None or self.blend_weight is not None:
                 raise InvalidParameterError(
@@ -123,13 +138,15 @@ class Scoring:
             )
 
     @classmethod
-    def load(cls, how: str, folder: str | Path, *, blend_weight: float | None = None) -> Scoring:
+    def load(
+        cls, how: str, folder: str | Path, *, blend_weight: float | None = None, price: PriceSettings | None = None,
+    ) -> Scoring:
         """The heads published in ``folder`` (checked against their manifests) scoring by ``how``."""
         folder = Path(folder)
         model = ReciprocalModel.load(folder)
         # ReciprocalModel.load verified every file; read the top manifest again for its name.
         manifest = Manifest.read(folder, MODEL_KIND, MODEL_VERSION, fix=REFIT, check_files=False)
-        return cls(how, model, manifest.version, blend_weight)
+        return cls(how, model, manifest.version, blend_weight, price)
 
     @classmethod
     def for_variant(cls, variant: Variant, artifacts: str | Path) -> Scoring:
@@ -140,7 +157,8 @@ class Scoring:
         if variant.score == RANKER_SCORE:
             return RANKER
         try:
-            return cls.load(variant.score, variant.heads_path(artifacts), blend_weight=variant.blend_weight)
+            return cls.load(variant.score, variant.heads_path(artifacts), blend_weight=variant.blend_weight,
+                            price=variant.price)
         except ArtifactError as exc:
             raise ArtifactError(
                 f"Variant {variant.name!r} cannot load its heads: {exc} To serve it, publish them "
@@ -149,8 +167,13 @@ class Scoring:
 
     @property
     def uses_heads(self) -> bool:
-        """Whether the heads take part in the score (``reciprocal`` or ``blend``)."""
+        """Whether the heads take part in the score (``reciprocal``, ``blend`` or ``market``)."""
         return self.how != RANKER_SCORE
+
+    @property
+    def priced(self) -> bool:
+        """Whether congestion prices rank the lists (``market``)."""
+        return self.how == MARKET_SCORE
 
     def check_compatible(self, index: MentorIndex, where: str) -> None:
         """Refuse heads of other features than this code's, or of another encoder than the index's."""
@@ -168,7 +191,7 @@ class Scoring:
         if self.how == RANKER_SCORE:
             return ranker.predict(features)
         match = self.heads.predict_match(features)
-        if self.how == "reciprocal":
+        if self.how in ("reciprocal", MARKET_SCORE):
             return match
         weight = self.blend_weight
         return weight * rank_normalised(ranker.predict(features), groups) + (1.0 - weight) * match
@@ -180,6 +203,9 @@ class Scoring:
         if not self.uses_heads:
             return ranker
         name = f"ranker@{ranker}+heads@{self.heads_version}"
+        if self.how == MARKET_SCORE:
+            floor = f":floor{self.price.floor:g}" if self.price.floor else ""
+            return f"{name}+market@{self.price.kind}:{self.price.weight:g}{floor}"
         return name if self.how == "reciprocal" else f"{name}+blend@{self.blend_weight:g}"
 
 

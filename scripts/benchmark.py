@@ -5,7 +5,8 @@
 
 Writes benchmark.json (a public format) and benchmark.md into --out and prints the table.
 --assignment measures only the cohort solver (100,000 mentees x 10,000 mentors x 200 candidates,
-three runs, about a minute) and writes assignment.json into --out.
+three runs, about a minute) and the congestion prices on the query path (100,000 mentors, 200
+candidates, 2,000 queries), and writes assignment.json into --out.
 --quick runs a reduced set (one catalogue of 2,000 mentors, 20 queries) in about two minutes;
 --sizes and --queries still override it. The full default run takes about 15 minutes and
 4-5 GB of memory at 1,000,000 mentors.
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="reduced set for a smoke test (~2 minutes)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the data and the sampling (default: 42)")
     parser.add_argument("--assignment", action="store_true",
-                        help="measure only the cohort solver at 100k mentees x 10k mentors x 200 candidates")
+                        help="measure only the cohort solver (100k mentees x 10k mentors x 200 candidates) and the prices")
     args = parser.parse_args(argv)
     if args.assignment:
         return _assignment(args.out, args.seed)
@@ -69,10 +70,12 @@ def main(argv: list[str] | None = None) -> int:
 def _assignment(out: str, seed: int) -> int:
     """The cohort solver's figures (eval.benchmark.assignment), printed and written as JSON."""
     from eval.benchmark.assignment import measure_assignment
+    from eval.benchmark.prices import measure_prices
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         result = measure_assignment(runs=3, seed=seed)
+        result["prices"] = measure_prices(seed=seed)
     except MentorMatchError as exc:
         print(f"benchmark: {exc}", file=sys.stderr)
         return 1

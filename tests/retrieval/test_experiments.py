@@ -118,13 +118,13 @@ def _scored(**variant) -> dict:
 @pytest.mark.parametrize(
     "variant, message",
     [
-        ({"score": "mutual"}, "variants[1] (b): 'score' must be one of ['ranker', 'reciprocal', 'blend']; got 'mutual'"),
+        ({"score": "mutual"}, "variants[1] (b): 'score' must be one of ['ranker', 'reciprocal', 'blend', 'market']; got 'mutual'"),
         ({"score": "blend"}, "variants[1] (b): score 'blend' needs 'blend_weight', a number in [0, 1]"),
         ({"score": "blend", "blend_weight": 1.5}, "needs 'blend_weight', a number in [0, 1] (the ranker's share"),
         ({"score": "blend", "blend_weight": True}, "got True"),
         ({"score": "reciprocal", "blend_weight": 0.5}, "'blend_weight' is only read with \"score\": \"blend\""),
         ({"blend_weight": 0.5}, "'blend_weight' is only read with \"score\": \"blend\" (the score is 'ranker')"),
-        ({"heads": "heads"}, "'heads' is only read with \"score\": \"reciprocal\" or \"blend\""),
+        ({"heads": "heads"}, "'heads' is only read with \"score\": \"reciprocal\", \"blend\" or \"market\""),
         ({"score": "reciprocal", "heads": "/abs/heads"}, "'heads' must be a folder relative to the artifacts"),
     ],
 )
