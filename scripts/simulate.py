@@ -50,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", default="random,similarity,ranker",
                         help=f"comma-separated, of {', '.join(POLICIES)} (default: random,similarity,ranker)")
     parser.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default: 3)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first seed (default: 0): --first-seed 2 --seeds 1 plays seed 2 alone")
+    parser.add_argument("--cohort", action="store_true",
+                        help="also assign week 1's seekers in one cohort round and judge it against the bound")
+    parser.add_argument("--price-floor", type=float, default=0.0,
+                        help="the market policies show no mentor whose P(seat still free) is below this (default: 0)")
+    parser.add_argument("--price-weight", type=float, default=1.0,
+                        help="weight of the congestion price of the market policies (default: 1)")
     parser.add_argument("--report", default="reports/simulation", help="output folder (default: reports/simulation)")
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     parser.add_argument("--k", type=int, default=10, help="list length (default: 10)")
@@ -80,14 +88,17 @@ def main(argv: list[str] | None = None) -> int:
             raise InvalidParameterError(f"--seeds must be at least 1. Got {args.seeds}.")
         ab = None if args.ab is None else tuple(p.strip() for p in args.ab.split(","))
         off_policy = None if args.off_policy is None else tuple(p.strip() for p in args.off_policy.split(","))
+        if args.first_seed < 0:
+            raise InvalidParameterError(f"--first-seed must be at least 0. Got {args.first_seed}.")
         config = SimulationConfig(
-            weeks=args.weeks, k=args.k, seeds=tuple(range(args.seeds)),
+            weeks=args.weeks, k=args.k, seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)),
             policies=tuple(p.strip() for p in args.policies.split(",") if p.strip()),
             mentors=args.mentors, mentees=args.mentees, requests_per_week=args.requests_per_week,
             position_curve=args.position_curve, ab=ab, retrain_every=args.retrain_every,
             learn_from=args.learn_from, debias=args.debias, retrain_margin=args.retrain_margin,
             explore_epsilon=args.explore_epsilon, explore_temperature=args.explore_temperature,
-            off_policy=off_policy,
+            off_policy=off_policy, price_weight=args.price_weight, price_floor=args.price_floor,
+            cohort=args.cohort,
         ).checked()
         result = simulate(config, db_url=args.db_url, work=args.work, progress=not args.quiet)
         written = write_simulation(result, args.report)

@@ -12,7 +12,10 @@ from ranking.baselines import BASELINES
 MODEL_POLICIES: tuple[str, ...] = tuple(BASELINES)
 """Policies that serve a classifier baseline of the offline evaluation (logistic_regression,
 random_forest, xgboost_classifier) as the ranker is served (:class:`eval.simulator.policies.ModelPolicy`)."""
-POLICIES: tuple[str, ...] = ("random", "similarity", "ranker", "ranker_explore", "oracle", *MODEL_POLICIES)
+SCORED: tuple[str, ...] = ("reciprocal", "market", "market_ratio")
+"""Policies served by an arm of their own over the ranker's candidates: the reciprocal heads'
+P(match), and P(match) priced by congestion (:mod:`retrieval.market`)."""
+POLICIES: tuple[str, ...] = ("random", "similarity", "ranker", "ranker_explore", *SCORED, "oracle", *MODEL_POLICIES)
 """The policies :func:`eval.simulator.run.simulate` knows (see :mod:`eval.simulator.policies`)."""
 LEARN_FROM: tuple[str, ...] = ("interactions", "log")
 """What a scheduled retraining learns from (:mod:`eval.simulator.learning`)."""
@@ -73,6 +76,11 @@ class SimulationConfig:
     retrain_margin: float = 0.01
     """The promotion guard's margin in NDCG@10 (:data:`eval.retrain.DEFAULT_MARGIN`); a margin
     of 1 admits every candidate (NDCG lies in [0, 1])."""
+    price_weight: float = 1.0
+    """The weight of the congestion price of the ``market`` policies: lists rank by
+    P(match) x P(seat still free) ** weight (:mod:`retrieval.market`)."""
+    price_floor: float = 0.0
+    """The ``market`` policies show no mentor whose P(seat still free) is below this (0: off)."""
     explore_epsilon: float = 0.2
     """The ``ranker_explore`` policy samples this share of its lists by Plackett-Luce."""
     explore_temperature: float = 1.0
@@ -80,6 +88,9 @@ class SimulationConfig:
     off_policy: tuple[str, str] | None = None
     """(logging, target): estimate the target's rates per list from the logging policy's log
     and set them beside the target's own market (:mod:`eval.simulator.offpolicy_check`)."""
+    cohort: bool = False
+    """Also assign week 1's seekers in one cohort round with the learned scores and judge it
+    against the bound (:mod:`eval.simulator.cohort`)."""
     ab: tuple[str, str] | None = None
     """(variant, control): also play both policies in one shared market, split 50/50 by mentee."""
 
@@ -134,6 +145,8 @@ class SimulationConfig:
         check_choice("debias", self.debias, _WHERE, DEBIAS)
         check_number("retrain_margin", self.retrain_margin, _WHERE, low=0)
         check_number("explore_epsilon", self.explore_epsilon, _WHERE, low=0, high=1)
+        check_number("price_weight", self.price_weight, _WHERE, low=0)
+        check_number("price_floor", self.price_floor, _WHERE, low=0, high=1)
         check_number("explore_temperature", self.explore_temperature, _WHERE, low=0, low_open=True)
         if self.debias != "none" and self.learn_from != "log":
             raise InvalidParameterError(

@@ -17,6 +17,14 @@ seat at the start of the week, who contacted whom, and (for the oracle only) the
   ``explore_epsilon`` of the lists is sampled by Plackett-Luce at ``explore_temperature`` over
   the ranker's scores, and every slot logs its propensity, so the log supports off-policy
   estimates (:mod:`eval.simulator.offpolicy_check`);
+- ``reciprocal``: the same stage-1 candidates ranked by the reciprocal heads' P(match) =
+  P(accept) x P(success) (:mod:`retrieval.scoring`), each mentee alone;
+- ``market``, ``market_ratio``: capacity-aware lists (:mod:`retrieval.market`): P(match)
+  priced by congestion, the week's mentees served one after another in a random order, each
+  list priced by the pending requests and the slots of the lists before it (the prices are
+  read from the database as of the week's start, then moved by every list served, as
+  ``Recommender.recommend`` does); ``market`` prices by the Poisson chance of a free seat,
+  ``market_ratio`` by the free seats per expected acceptance;
 - ``oracle``: each mentee's k eligible mentors of highest true ``p_match``: perfect relevance,
   blind to what other mentees are shown (congestion);
 - ``logistic_regression``, ``random_forest``, ``xgboost_classifier`` (:class:`ModelPolicy`):
@@ -26,7 +34,11 @@ seat at the start of the week, who contacted whom, and (for the oracle only) the
 
 Every policy also has ``lists(view, mentee_ids, k)``: the same lists without logging them, which
 the off-policy check uses to ask what a target policy would have shown in the logging
-policy's market. Later policies (market-aware lists) implement the same two methods.
+policy's market.
+
+A policy served by an arm of its own (``reciprocal``, ``market``, ``market_ratio``:
+:data:`SCORED_POLICIES`) finds it by its name among the recommender's arms; the market
+builds them (:func:`served_experiment`).
 """
 
 from __future__ import annotations
@@ -50,6 +62,12 @@ if TYPE_CHECKING:
     from retrieval.stages import Arm
 
 SLOT_COLUMNS = ("list_id", "mentee_id", "rank", "mentor_id")
+SCORED_POLICIES: dict[str, dict] = {
+    "reciprocal": {"score": "reciprocal"},
+    "market": {"score": "market", "price": {"kind": "poisson"}},
+    "market_ratio": {"score": "market", "price": {"kind": "ratio"}},
+}
+"""Policies served by an arm of their own: the variant entry (score, price) of each."""
 CANDIDATES = 200
 """Stage-1 candidates the ranker scores per mentee (``retrieval.DEFAULT_CANDIDATES``, as served)."""
 
@@ -227,9 +245,10 @@ class RankerPolicy:
 
     def __init__(
         self, name: str = "ranker", *, epsilon: float = 0.0, temperature: float = 1.0,
-        score: CandidateScores = served_scores,
+        score: CandidateScores = served_scores, arm: str | None = None,
     ) -> None:
         self.name = name
+        self.arm = arm  # the recommender's arm that serves (None: the control, the ranker)
         self.epsilon = check_number("epsilon", epsilon, f"the {name} policy", low=0.0, high=1.0)
         self.temperature = check_number("temperature", temperature, f"the {name} policy", low=0.0, low_open=True)
         self.score = score
@@ -244,39 +263,24 @@ class RankerPolicy:
 
     def model_version(self, view: WeekView) -> str:
         """What scores the served arm's lists, as the Recommender logs it (the ranker's short build name)."""
-        return view.recommender.stages.arm().model_version
+        return view.recommender.stages.arm(self.arm).model_version
 
     def lists(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
-        from retrieval.exploration import explore
-
         if self.epsilon > 0 and view.explore_rng is None:
             raise InvalidParameterError(
                 f"The {self.name} policy explores (epsilon {self.epsilon}) and draws each list's seed from "
                 "WeekView.explore_rng, which is None; give the view a seeded generator."
             )
         stages = view.recommender.stages
-        arm = stages.arm()
+        arm = stages.arm(self.arm)
         frames = []
-        for mentees, pairs in stages.candidate_batches([int(i) for i in mentee_ids], max(k, CANDIDATES),
-                                                        progress=False):
+        for mentees, pairs in stages.candidate_batches([int(i) for i in self.serving_order(view, mentee_ids)],
+                                                        max(k, CANDIDATES), progress=False, arm=self.arm):
             pairs = pairs.reset_index(drop=True)
             pairs["score"] = self.score(arm, mentees, pairs)
-            pairs = pairs.sort_values("mentee_id", kind="stable")  # as recommend_batch orders them
-            chosen, scored = [], []
-            for mentee_id, rows in pairs.groupby("mentee_id", sort=False):
-                scores = rows["score"].to_numpy(float)
-                if self.epsilon > 0:
-                    seed = int(view.explore_rng.integers(2**63))
-                    shown = explore(scores, k, epsilon=self.epsilon, temperature=self.temperature, seed=seed)
-                    order, propensity = shown.order, shown.propensity
-                else:
-                    order = np.argsort(-scores, kind="stable")[:k]
-                    propensity = np.ones(len(order))
-                chosen.append(rows.iloc[order].assign(rank=np.arange(1, len(order) + 1), propensity=propensity))
-                scored.append((int(mentee_id), rows["mentor_id"].to_numpy(np.int64), scores, order))
-            if not chosen:
+            batch, scored = self.select(view, pairs, k)
+            if batch is None:
                 continue
-            batch = pd.concat(chosen, ignore_index=True)
             features = arm.reranker.features(mentees.prepared, mentees.vectors, batch[["mentee_id", "mentor_id"]])
             batch["features"] = [dict(zip(features.columns, row, strict=True))
                                  for row in features.to_numpy(float).tolist()]
@@ -292,6 +296,86 @@ class RankerPolicy:
                                  "rank": pd.Series(dtype=np.int64), "mentor_id": pd.Series(dtype=np.int64)})
         columns = ["list_id", "mentee_id", "rank", "mentor_id", "score", "similarity", "propensity", "features"]
         return pd.concat(frames, ignore_index=True)[columns]
+
+    def serving_order(self, view: WeekView, mentee_ids: np.ndarray) -> np.ndarray:
+        """The order the week's mentees are served in (as given: each list is on its own)."""
+        return np.asarray(mentee_ids)
+
+    def select(self, view: WeekView, pairs: pd.DataFrame, k: int) -> tuple[pd.DataFrame | None, list[tuple]]:
+        """Each mentee's shown slots of a batch's scored candidates (rank, propensity added),
+        and per list (mentee_id, candidate ids, scores, shown positions) for ``view.on_scored``."""
+        from retrieval.exploration import explore
+
+        pairs = pairs.sort_values("mentee_id", kind="stable")  # as recommend_batch orders them
+        chosen, scored = [], []
+        for mentee_id, rows in pairs.groupby("mentee_id", sort=False):
+            scores = rows["score"].to_numpy(float)
+            if self.epsilon > 0:
+                seed = int(view.explore_rng.integers(2**63))
+                shown = explore(scores, k, epsilon=self.epsilon, temperature=self.temperature, seed=seed)
+                order, propensity = shown.order, shown.propensity
+            else:
+                order = np.argsort(-scores, kind="stable")[:k]
+                propensity = np.ones(len(order))
+            chosen.append(rows.iloc[order].assign(rank=np.arange(1, len(order) + 1), propensity=propensity))
+            scored.append((int(mentee_id), rows["mentor_id"].to_numpy(np.int64), scores, order))
+        return (pd.concat(chosen, ignore_index=True) if chosen else None), scored
+
+
+class MarketPolicy(RankerPolicy):
+    """Capacity-aware lists (:mod:`retrieval.market`) served by the recommender's arm ``name``
+    (a ``market`` score): the prices are read from the database as of the week's start
+    (``Recommender.refresh_prices``), the week's mentees are served one after another in a
+    random order (drawn from ``view.explore_rng``: this policy does not explore), and each list
+    is priced by the lists before it (:func:`retrieval.market.priced_top_k`), as consecutive
+    ``Recommender.recommend`` calls would price them. The logged score is the priced one."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, arm=name)
+
+    def lists(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
+        if view.recommender.refresh_prices() is None:
+            raise InvalidParameterError(
+                f"The {self.name} policy serves the recommender's arm {self.name!r}, which is not priced; "
+                "build the market's experiment with eval.simulator.policies.served_experiment."
+            )
+        return super().lists(view, mentee_ids, k)
+
+    def serving_order(self, view: WeekView, mentee_ids: np.ndarray) -> np.ndarray:
+        return np.asarray(mentee_ids)[view.explore_rng.permutation(len(mentee_ids))]
+
+    def select(self, view: WeekView, pairs: pd.DataFrame, k: int) -> tuple[pd.DataFrame | None, list[tuple]]:
+        from retrieval.market import priced_top_k
+
+        recommender = view.recommender
+        arm = recommender.stages.arm(self.arm)
+        pairs = pairs.iloc[np.argsort(pd.factorize(pairs["mentee_id"])[0], kind="stable")].reset_index(drop=True)
+        chosen, served = priced_top_k(
+            pairs["mentee_id"].to_numpy(), recommender.stages.catalogue.rows_of(pairs["mentor_id"].to_numpy()),
+            pairs["score"].to_numpy(float), k, recommender.market, arm.scoring.price,
+        )
+        if not len(chosen):
+            return None, []
+        batch = pairs.iloc[chosen].assign(score=served).reset_index(drop=True)
+        batch["rank"] = batch.groupby("mentee_id", sort=False).cumcount() + 1
+        batch["propensity"] = 1.0
+        return batch, []
+
+
+def served_experiment(name: str, policies: list[str], *, price_weight: float = 1.0, price_floor: float = 0.0) -> dict:
+    """The experiment config a market's recommender serves: the ranker as the control
+    (``ranker``) and an arm per scored policy among ``policies`` (:data:`SCORED_POLICIES`),
+    over the same ranker and heads; the shares do not matter (the simulator assigns)."""
+    arms = [{"name": "ranker", "share": 1.0}]
+    for policy in dict.fromkeys(policies):
+        if policy in SCORED_POLICIES:
+            entry = dict(SCORED_POLICIES[policy])
+            if "price" in entry:
+                entry["price"] = {**entry["price"], "weight": price_weight, "floor": price_floor}
+            arms.append({"name": policy, "share": 1.0, "ranker": "ranker", "heads": "heads", **entry})
+    for arm in arms:
+        arm["share"] = 1.0 / len(arms)
+    return {"name": name, "salt": name, "control": "ranker", "variants": arms}
 
 
 class ModelPolicy(RankerPolicy):
@@ -360,6 +444,10 @@ def make_policy(
         return RankerPolicy()
     if name == "ranker_explore":
         return RankerPolicy(name, epsilon=explore_epsilon, temperature=explore_temperature)
+    if name == "reciprocal":
+        return RankerPolicy(name, arm=name)
+    if name in SCORED_POLICIES:
+        return MarketPolicy(name)
     simple = {"random": RandomPolicy, "similarity": SimilarityPolicy, "oracle": OraclePolicy}
     if name not in simple:
         raise InvalidParameterError(
@@ -368,4 +456,4 @@ def make_policy(
     return simple[name]()
 
 
-NEEDS_RECOMMENDER = frozenset({"similarity", "ranker", "ranker_explore", *MODEL_POLICIES})
+NEEDS_RECOMMENDER = frozenset({"similarity", "ranker", "ranker_explore", *SCORED_POLICIES, *MODEL_POLICIES})

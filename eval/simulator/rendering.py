@@ -52,6 +52,7 @@ METRIC_LABELS = {
     "lists": "lists served",
     "mean_weeks_to_match": "mean weeks to a mentor (of those matched)",
     "ndcg_truth": "NDCG@k of the lists against the truth (gain p_match)",
+    "new_mentor_impressions": "impressions of mentors who joined during the run (cold start)",
 }
 """How each metric of ``simulation.json`` is named on the page (unknown ones by their key)."""
 
@@ -61,7 +62,7 @@ METRIC_KINDS = {
          "still_waiting", "seekers", "expected_matches", "lists", "mean_weeks_to_match"), "count"),
     **dict.fromkeys(
         ("acceptance_rate", "share_of_bound", "matched_within_2_weeks", "matched_within_4_weeks",
-         "utilisation", "coverage"), "share"),
+         "utilisation", "coverage", "new_mentor_impressions"), "share"),
     **dict.fromkeys(("gini_requests", "gini_impressions"), "index"),
 }
 """How each metric's numbers read: 'count' (one decimal), 'share' (percent), 'index' (three
@@ -151,6 +152,8 @@ def simulation_tables(result: Mapping[str, Any]) -> list[Table]:
         tables += _retraining_tables(result["retraining"])
     if result.get("off_policy"):
         tables.append(_off_policy_table(result["off_policy"]))
+    if result.get("cohort"):
+        tables.append(_cohort_table(result["cohort"]))
     tables.append(_settings_table(result.get("settings") or {}))
     if result.get("seconds"):
         tables.append(_seconds_table(result["seconds"]))
@@ -406,6 +409,22 @@ def _off_policy_table(check: Mapping[str, Any]) -> Table:
         "held the actual count. A missing estimate had no support or too few lists.",
         extra=extra,
     )
+
+
+def _cohort_table(cohort: Mapping[str, Any]) -> Table:
+    summary = cohort.get("summary") or {}
+    rows = [
+        ["seekers / free seats", f"{format_mean_se(summary.get('seekers'))} / {format_mean_se(summary.get('free_seats'))}"],
+        ["mentees assigned", format_mean_se(summary.get("assigned"))],
+        ["expected successful matches, by the truth", format_mean_se(summary.get("expected"))],
+        ["... as the model expected them", format_mean_se(summary.get("model_expected"))],
+        ["the capacity bound", format_mean_se(summary.get("bound"))],
+        ["share of the bound", format_mean_se(summary.get("share_of_bound"), "share")],
+        ["successful matches, one draw", format_mean_se(summary.get("realised"))],
+    ]
+    return Table("Cohort assignment: one round with the learned scores", ["figure", "value"], rows,
+                 note="Every seeker of week 1 assigned at once (retrieval.cohort.assign_cohort, the heads' P(match), "
+                 "OR-Tools min-cost flow), judged by the true p_match; mean ± SE over seeds.")
 
 
 def _setting_value(value: Any) -> str:

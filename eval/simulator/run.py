@@ -77,6 +77,7 @@ from eval.metrics import ndcg_per_query
 from eval.offpolicy.estimators import MIN_LISTS
 from eval.retrain import LOG_LABEL
 from eval.simulator.bound import capacity_bound
+from eval.simulator.cohort import cohort_round
 from eval.simulator.config import MODEL_POLICIES, SimulationConfig
 from eval.simulator.learning import retrain_step, true_examination
 from eval.simulator.market import gini, mean_and_se
@@ -88,7 +89,7 @@ from eval.simulator.offpolicy_check import (
     rewards_per_list,
     summarise_checks,
 )
-from eval.simulator.policies import NEEDS_RECOMMENDER, WeekView, make_policy
+from eval.simulator.policies import NEEDS_RECOMMENDER, WeekView, make_policy, served_experiment
 from eval.simulator.writing import SIMULATION_FORMAT
 from mentor_match.errors import DataValidationError
 from synthetic import generate_world, write_world
@@ -106,7 +107,7 @@ PRIOR_ANSWERS = 10
 WEEK_METRICS = (
     "successful_matches", "mentorships_started", "expected_matches", "requests", "acceptance_rate",
     "requests_to_full", "bound", "share_of_bound", "utilisation", "coverage", "gini_requests",
-    "gini_impressions", "seekers", "lists", "ndcg_truth",
+    "gini_impressions", "seekers", "lists", "ndcg_truth", "new_mentor_impressions",
 )
 TOTAL_METRICS = WEEK_METRICS + (
     "matched_within_2_weeks", "matched_within_4_weeks", "still_waiting", "mean_weeks_to_match",
@@ -142,6 +143,8 @@ class _Week:
     gini_requests: float = 0.0
     gini_impressions: float = 0.0
     ndcg_sum: float = 0.0
+    impressions: int = 0
+    new_impressions: int = 0
     arm_successes: dict[str, int] = field(default_factory=dict)
 
     def row(self) -> dict[str, float]:
@@ -155,6 +158,7 @@ class _Week:
             "gini_requests": self.gini_requests, "gini_impressions": self.gini_impressions,
             "seekers": self.seekers, "lists": self.lists,
             "ndcg_truth": self.ndcg_sum / self.lists if self.lists else float("nan"),
+            "new_mentor_impressions": self.new_impressions / self.impressions if self.impressions else float("nan"),
         }
 
 
@@ -176,6 +180,7 @@ class Market:
         self.encoder = encoder
         self.engine = get_engine(db_url)
         self.mentees, self.mentors = (frame.reset_index(drop=True) for frame in world.with_truth())
+        self.first_max_mentor = int(self.mentors["mentor_id"].max())  # a larger id joined during the run
         self.truth_mentors = self.mentors.copy()  # quality terms fixed; only the load moves
         self._mentee_index = pd.Index(self.mentees["mentee_id"])  # id -> row, kept with the arrivals
         self.observed_rate = self.mentors["acceptance_rate"].to_numpy(float).copy()
@@ -203,10 +208,8 @@ class Market:
             from retrieval import Recommender
             from retrieval.experiments import Experiment
 
-            served = Experiment.from_dict({
-                "name": experiment, "salt": experiment, "control": "ranker",
-                "variants": [{"name": "ranker", "share": 1.0}],
-            })
+            served = Experiment.from_dict(served_experiment(experiment, policies, price_weight=config.price_weight,
+                                                           price_floor=config.price_floor))
             self.recommender = Recommender.load(
                 artifacts, db_url, encoder=encoder, refresh_interval=None, experiment=served,
                 log=self.log, clock=lambda: self.now,
@@ -232,6 +235,8 @@ class Market:
         counters.lists = int(lists["list_id"].nunique()) if len(lists) else 0
         counters.ndcg_sum = self._truth_ndcg(lists, candidates)
         self.shown.update(lists["mentor_id"].tolist())
+        counters.impressions = len(lists)
+        counters.new_impressions = int((lists["mentor_id"].to_numpy(np.int64) > self.first_max_mentor).sum())
         impressions = lists["mentor_id"].value_counts()
         requests = self._browse(lists, rng)
         events = self._answer(requests, week, week_start, rng, counters)
@@ -550,6 +555,8 @@ class Market:
             "still_waiting": float(self.seeking.sum()),
             "mean_weeks_to_match": float(np.nanmean(wait[ever] + 1)) if np.isfinite(wait[ever]).any() else float("nan"),
             "ndcg_truth": sum(w.ndcg_sum for w in self.weeks) / sums["lists"] if sums["lists"] else float("nan"),
+            "new_mentor_impressions": (sum(w.new_impressions for w in self.weeks)
+                                       / max(sum(w.impressions for w in self.weeks), 1)),
         }
 
     def requests_counts(self) -> list[int]:
@@ -591,6 +598,7 @@ def simulate(
     per_seed: dict[str, list[dict]] = {name: [] for name in config.policies}
     ab_rows: list[dict] = []
     checks: list[dict] = []
+    cohorts: list[dict] = []
     off = config.off_policy
     seconds: dict[str, float] = {}
     try:
@@ -600,6 +608,10 @@ def simulate(
                 t = time.perf_counter()
                 world, base_url, artifacts, candidates = _prepare(config, seed, work, encoder, given)
                 seconds[f"prepare_seed_{seed}"] = round(time.perf_counter() - t, 2)
+                if config.cohort:
+                    bar.set_postfix_str(f"seed {seed}, cohort round")
+                    cohorts.append(cohort_round(world, base_url, artifacts, candidates, seed=seed, encoder=encoder))
+                    seconds[f"seed_{seed}_cohort"] = cohorts[-1]["seconds"]
                 rewards: dict[str, dict[str, pd.DataFrame]] = {}
                 recorder = None if off is None else OffPolicyRecorder(
                     off[1], None if off[1] == off[0] else make_policy(off[1]), epsilon=config.explore_epsilon,
@@ -642,6 +654,7 @@ def simulate(
         "seconds": seconds,
         "retraining": _summarise_retraining(config, per_seed) if config.retrain_every else None,
         "off_policy": _summarise_off_policy(config, checks) if off else None,
+        "cohort": _summarise_cohort(cohorts) if config.cohort else None,
     }
 
 
@@ -681,7 +694,7 @@ def _prepare(config: SimulationConfig, seed: int, work: Path, encoder, given=Non
         engine.dispose()
     artifacts = folder / "artifacts"
     served = config.policies + (config.ab or ())
-    if NEEDS_RECOMMENDER & set(served):  # the engine is served: build it
+    if NEEDS_RECOMMENDER & set(served) or config.cohort:  # the engine is served: build it
         build_index_from_db(base_url, artifacts, progress=False, encoder=encoder)
         run_training(base_url, artifacts, seed=seed, encoder=encoder, progress=False)
         models = [name for name in dict.fromkeys(served) if name in MODEL_POLICIES]
@@ -859,6 +872,19 @@ def _summarise_off_policy(config: SimulationConfig, checks: list[dict]) -> dict[
                 "state in both markets",
         "summary": summarise_checks(checks),
         "per_seed": checks,
+    }
+
+
+def _summarise_cohort(rows: list[dict]) -> dict[str, Any]:
+    """The ``cohort`` block: one assignment round per seed, judged with the truth."""
+    figures = ("expected", "model_expected", "bound", "share_of_bound", "realised", "assigned", "seekers",
+               "free_seats")
+    return {
+        "unit": "expected successful matches of one round that assigns every seeker of week 1 at once "
+                "(retrieval.cohort.assign_cohort with the heads' P(match)), by the truth; the bound is "
+                "capacity_bound on the truth for the same seekers and seats",
+        "summary": {name: _stat([float(r[name]) for r in rows]) for name in figures},
+        "per_seed": rows,
     }
 
 
