@@ -42,6 +42,11 @@ When nearly every open seat is spoken for, every candidate is priced near zero a
 market where a mentee sends a few requests a week, each one a wasted try. ``floor`` (LiJAR's
 "show fewer of the congested ones") leaves out the candidates whose P(seat still free) is
 below it, so such a list is shorter than ``k``, or empty. It is 0 (off) unless set.
+
+:func:`assigned_top_k` serves a batch (the nightly lists, a cohort's) with a global plan
+first: the exact seat-constrained assignment of the batch (:mod:`retrieval.assignment`, the
+most total P(match) the free seats allow) puts each mentee's assigned mentor at position 1,
+and the prices, which see every assigned slot, fill positions 2 to ``k``.
 """
 
 from __future__ import annotations
@@ -59,10 +64,11 @@ from sqlalchemy import Engine
 from db.market import Demand, read_demand
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_choice, check_int, check_number
+from retrieval.assignment import solve_assignment
 
 __all__ = [
-    "DEFAULT_HISTORY", "DEFAULT_WINDOW", "KINDS", "PRIOR_RATE", "PRIOR_SLOTS", "MarketPrices", "priced_top_k",
-    "request_curve",
+    "DEFAULT_HISTORY", "DEFAULT_WINDOW", "KINDS", "PRIOR_RATE", "PRIOR_SLOTS", "MarketPrices", "assigned_top_k",
+    "priced_top_k", "request_curve",
 ]
 
 DEFAULT_WINDOW = timedelta(days=3)
@@ -285,3 +291,61 @@ def priced_top_k(
         chosen.append(start + top)
         served.append(priced[top])
     return np.concatenate(chosen), np.concatenate(served)
+
+
+def assigned_top_k(
+    groups: np.ndarray, rows: np.ndarray, scores: np.ndarray, k: int, prices: MarketPrices, settings: PriceSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lists for a batch of mentees planned together: each mentee's mentor of the batch's
+    optimal seat-constrained assignment first, then the priced best of the rest.
+
+    Inputs and output as :func:`priced_top_k` (``scores`` are P(match), in [0, 1]); the free
+    seats are ``prices.free``. Every assigned slot is recorded at position 1 before any other
+    slot is priced, so the rest of the lists see the plan; a mentee the assignment left out
+    gets a priced list of ``k``.
+
+    >>> prices = MarketPrices(free=[1, 1], accept_rate=[1.0, 1.0], pending=[0, 0], exposure=[0, 0],
+    ...                       curve=np.array([0.5, 0.5]))
+    >>> chosen, _ = assigned_top_k(np.array([7, 7, 8, 8]), np.array([0, 1, 0, 1]),
+    ...                            np.array([0.9, 0.5, 0.8, 0.7]), 1, prices, PriceSettings())
+    >>> chosen.tolist()  # the plan: 0.9 + 0.7 beats 0.8 + 0.5
+    [0, 3]
+    """
+    k = check_int("k", k, "assigned_top_k")
+    groups = np.asarray(groups)
+    if not len(groups):
+        return np.empty(0, np.int64), np.empty(0)
+    rows = np.asarray(rows, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    group_codes = pd.factorize(groups)[0]
+    seats = pd.Series(prices.free.astype(np.int64), index=np.arange(len(prices), dtype=np.int64))
+    plan = solve_assignment(
+        pd.DataFrame({"mentee_id": group_codes, "mentor_id": rows, "score": np.clip(scores, 0.0, 1.0)}), seats,
+    ).pairs
+    first = np.full(group_codes.max() + 1, -1, dtype=np.int64)  # each group's assigned candidate
+    position = pd.Index(group_codes.astype(np.int64) * len(prices) + rows)
+    first[plan["mentee_id"].to_numpy(np.int64)] = position.get_indexer(
+        plan["mentee_id"].to_numpy(np.int64) * len(prices) + plan["mentor_id"].to_numpy(np.int64))
+    assigned = first[first >= 0]
+    prices.record(rows[assigned], np.ones(len(assigned), dtype=np.int64))
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], len(groups)]
+    chosen, served = [], []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        planned = first[group_codes[start]]
+        priced = prices.apply(scores[start:end], rows[start:end], settings)
+        if planned >= 0:
+            priced[planned - start] = -np.inf  # placed first already
+        rest = np.argsort(-priced, kind="stable")[: k - 1 if planned >= 0 else k]
+        rest = rest[np.isfinite(priced[rest])]
+        if settings.floor > 0:
+            rest = rest[prices.shown(rows[start:end][rest], settings)]
+        offset = 2 if planned >= 0 else 1
+        prices.record(rows[start:end][rest], np.arange(offset, offset + len(rest)))
+        if planned >= 0:
+            chosen.append(np.r_[planned, start + rest])
+            served.append(np.r_[scores[planned], priced[rest]])
+        else:
+            chosen.append(start + rest)
+            served.append(priced[rest])
+    return np.concatenate(chosen).astype(np.int64), np.concatenate(served)

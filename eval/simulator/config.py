@@ -12,7 +12,7 @@ from ranking.baselines import BASELINES
 MODEL_POLICIES: tuple[str, ...] = tuple(BASELINES)
 """Policies that serve a classifier baseline of the offline evaluation (logistic_regression,
 random_forest, xgboost_classifier) as the ranker is served (:class:`eval.simulator.policies.ModelPolicy`)."""
-SCORED: tuple[str, ...] = ("reciprocal", "market", "market_ratio")
+SCORED: tuple[str, ...] = ("reciprocal", "market", "market_ratio", "market_assign")
 """Policies served by an arm of their own over the ranker's candidates: the reciprocal heads'
 P(match), and P(match) priced by congestion (:mod:`retrieval.market`)."""
 POLICIES: tuple[str, ...] = ("random", "similarity", "ranker", "ranker_explore", *SCORED, "oracle", *MODEL_POLICIES)

@@ -25,6 +25,9 @@ seat at the start of the week, who contacted whom, and (for the oracle only) the
   read from the database as of the week's start, then moved by every list served, as
   ``Recommender.recommend`` does); ``market`` prices by the Poisson chance of a free seat,
   ``market_ratio`` by the free seats per expected acceptance;
+- ``market_assign``: the week's lists planned together: each seeker's mentor of the week's
+  optimal seat-constrained assignment (the heads' P(match)) first, the priced best after it
+  (:func:`retrieval.market.assigned_top_k`);
 - ``oracle``: each mentee's k eligible mentors of highest true ``p_match``: perfect relevance,
   blind to what other mentees are shown (congestion);
 - ``logistic_regression``, ``random_forest``, ``xgboost_classifier`` (:class:`ModelPolicy`):
@@ -36,7 +39,7 @@ Every policy also has ``lists(view, mentee_ids, k)``: the same lists without log
 the off-policy check uses to ask what a target policy would have shown in the logging
 policy's market.
 
-A policy served by an arm of its own (``reciprocal``, ``market``, ``market_ratio``:
+A policy served by an arm of its own (``reciprocal``, ``market``, ``market_ratio``, ``market_assign``:
 :data:`SCORED_POLICIES`) finds it by its name among the recommender's arms; the market
 builds them (:func:`served_experiment`).
 """
@@ -66,6 +69,7 @@ SCORED_POLICIES: dict[str, dict] = {
     "reciprocal": {"score": "reciprocal"},
     "market": {"score": "market", "price": {"kind": "poisson"}},
     "market_ratio": {"score": "market", "price": {"kind": "ratio"}},
+    "market_assign": {"score": "market", "price": {"kind": "poisson"}},
 }
 """Policies served by an arm of their own: the variant entry (score, price) of each."""
 CANDIDATES = 200
@@ -279,23 +283,22 @@ class RankerPolicy:
             pairs = pairs.reset_index(drop=True)
             pairs["score"] = self.score(arm, mentees, pairs)
             batch, scored = self.select(view, pairs, k)
-            if batch is None:
-                continue
-            features = arm.reranker.features(mentees.prepared, mentees.vectors, batch[["mentee_id", "mentor_id"]])
-            batch["features"] = [dict(zip(features.columns, row, strict=True))
-                                 for row in features.to_numpy(float).tolist()]
-            first = batch["mentee_id"].ne(batch["mentee_id"].shift()).to_numpy()
-            ids = np.array([new_list_id() for _ in range(int(first.sum()))], dtype=object)
-            batch["list_id"] = ids[np.cumsum(first) - 1]
-            if view.on_scored is not None:
-                for list_id, (mentee_id, mentor_ids, scores, order) in zip(ids, scored, strict=True):
-                    view.on_scored(ScoredList(str(list_id), mentee_id, mentor_ids, scores, order))
-            frames.append(batch)
-        if not frames:
-            return pd.DataFrame({"list_id": pd.Series(dtype=object), "mentee_id": pd.Series(dtype=np.int64),
-                                 "rank": pd.Series(dtype=np.int64), "mentor_id": pd.Series(dtype=np.int64)})
-        columns = ["list_id", "mentee_id", "rank", "mentor_id", "score", "similarity", "propensity", "features"]
-        return pd.concat(frames, ignore_index=True)[columns]
+            if batch is not None:
+                frames.append(self._finish(view, arm, mentees, batch, scored))
+        return _slot_frame(frames)
+
+    @staticmethod
+    def _finish(view: WeekView, arm: Arm, mentees: Mentees, batch: pd.DataFrame, scored: list[tuple]) -> pd.DataFrame:
+        """A batch's chosen slots with their feature snapshots and a list id per mentee."""
+        features = arm.reranker.features(mentees.prepared, mentees.vectors, batch[["mentee_id", "mentor_id"]])
+        batch["features"] = [dict(zip(features.columns, row, strict=True)) for row in features.to_numpy(float).tolist()]
+        first = batch["mentee_id"].ne(batch["mentee_id"].shift()).to_numpy()
+        ids = np.array([new_list_id() for _ in range(int(first.sum()))], dtype=object)
+        batch["list_id"] = ids[np.cumsum(first) - 1]
+        if view.on_scored is not None:
+            for list_id, (mentee_id, mentor_ids, scores, order) in zip(ids, scored, strict=True):
+                view.on_scored(ScoredList(str(list_id), mentee_id, mentor_ids, scores, order))
+        return batch
 
     def serving_order(self, view: WeekView, mentee_ids: np.ndarray) -> np.ndarray:
         """The order the week's mentees are served in (as given: each list is on its own)."""
@@ -360,6 +363,50 @@ class MarketPolicy(RankerPolicy):
         batch["rank"] = batch.groupby("mentee_id", sort=False).cumcount() + 1
         batch["propensity"] = 1.0
         return batch, []
+
+
+class AssignedMarketPolicy(MarketPolicy):
+    """The week's lists planned together (:func:`retrieval.market.assigned_top_k`): every
+    seeker's mentor of the week's optimal seat-constrained assignment on the heads' P(match)
+    at position 1, the priced best of the rest after it. Served by the recommender's priced arm
+    ``name``, like :class:`MarketPolicy`; one plan over all the week's mentees."""
+
+    def lists(self, view: WeekView, mentee_ids: np.ndarray, k: int) -> pd.DataFrame:
+        from retrieval.market import assigned_top_k
+
+        recommender = view.recommender
+        if recommender.refresh_prices() is None:
+            return super().lists(view, mentee_ids, k)  # refused there, with the fix
+        stages = recommender.stages
+        arm = stages.arm(self.arm)
+        batches = []
+        for mentees, pairs in stages.candidate_batches([int(i) for i in self.serving_order(view, mentee_ids)],
+                                                        max(k, CANDIDATES), progress=False, arm=self.arm):
+            pairs = pairs.iloc[np.argsort(pd.factorize(pairs["mentee_id"])[0], kind="stable")].reset_index(drop=True)
+            pairs["score"] = self.score(arm, mentees, pairs)
+            batches.append((mentees, pairs.assign(batch=len(batches))))
+        if not batches:
+            return _slot_frame([])
+        pairs = pd.concat([p for _, p in batches], ignore_index=True)
+        chosen, served = assigned_top_k(
+            pairs["mentee_id"].to_numpy(), stages.catalogue.rows_of(pairs["mentor_id"].to_numpy()),
+            pairs["score"].to_numpy(float), k, recommender.market, arm.scoring.price,
+        )
+        shown = pairs.iloc[chosen].assign(score=served).reset_index(drop=True)
+        shown["rank"] = shown.groupby("mentee_id", sort=False).cumcount() + 1
+        shown["propensity"] = 1.0
+        frames = [self._finish(view, arm, mentees, shown[shown["batch"] == i].drop(columns="batch").reset_index(drop=True), [])
+                  for i, (mentees, _) in enumerate(batches) if (shown["batch"] == i).any()]
+        return _slot_frame(frames)
+
+
+def _slot_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The served slots of a ranker-like policy's batches, in one frame (empty: the columns only)."""
+    if not frames:
+        return pd.DataFrame({"list_id": pd.Series(dtype=object), "mentee_id": pd.Series(dtype=np.int64),
+                             "rank": pd.Series(dtype=np.int64), "mentor_id": pd.Series(dtype=np.int64)})
+    columns = ["list_id", "mentee_id", "rank", "mentor_id", "score", "similarity", "propensity", "features"]
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def served_experiment(name: str, policies: list[str], *, price_weight: float = 1.0, price_floor: float = 0.0) -> dict:
@@ -446,6 +493,8 @@ def make_policy(
         return RankerPolicy(name, epsilon=explore_epsilon, temperature=explore_temperature)
     if name == "reciprocal":
         return RankerPolicy(name, arm=name)
+    if name == "market_assign":
+        return AssignedMarketPolicy(name)
     if name in SCORED_POLICIES:
         return MarketPolicy(name)
     simple = {"random": RandomPolicy, "similarity": SimilarityPolicy, "oracle": OraclePolicy}

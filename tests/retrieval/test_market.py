@@ -314,3 +314,33 @@ def test_a_floor_leaves_out_the_mentors_unlikely_to_have_a_seat_left():
     with pytest.raises(InvalidParameterError, match="floor"):
         Experiment.from_dict({"name": "x", "variants": [
             {"name": "control", "share": 1.0, "score": "market", "price": {"floor": 2}}]})
+
+
+def test_planned_lists_put_the_assignment_first_and_price_the_rest():
+    from retrieval.assignment import solve_assignment
+    from retrieval.market import assigned_top_k
+
+    rng = np.random.default_rng(4)
+    n_mentors, n_mentees, per = 12, 30, 8
+    free = rng.integers(0, 3, n_mentors).astype(float)
+    rows = np.concatenate([rng.choice(n_mentors, per, replace=False) for _ in range(n_mentees)])
+    groups = np.repeat(np.arange(n_mentees) + 100, per)
+    scores = rng.random(len(rows)) * 0.8
+    prices = _prices(free, np.full(n_mentors, 0.7), np.zeros(n_mentors), k=K)
+    chosen, served = assigned_top_k(groups, rows, scores, K, prices, PriceSettings())
+    plan = solve_assignment(pd.DataFrame({"mentee_id": groups, "mentor_id": rows, "score": scores}),
+                            pd.Series(free.astype(int), index=np.arange(n_mentors))).pairs
+    first = {}
+    for g in np.unique(groups[chosen]):
+        mine = chosen[groups[chosen] == g]
+        assert len(mine) <= K and len(set(rows[mine])) == len(mine)
+        first[g] = rows[mine[0]]
+    planned = dict(zip(plan["mentee_id"], plan["mentor_id"], strict=True))
+    assert all(first[g] == m for g, m in planned.items())  # the plan's mentor heads each planned list
+    assert len(planned) > 0 and (np.bincount(list(planned.values()), minlength=n_mentors) <= free).all()
+    # Every slot is recorded: position 1 for the planned ones, the rest after them.
+    assert prices.exposure.sum() == pytest.approx(sum(
+        request_curve(None, K)[: int((groups[chosen] == g).sum())].sum() for g in np.unique(groups[chosen])))
+    heads = np.r_[True, groups[chosen][1:] != groups[chosen][:-1]]
+    planned_heads = np.isin(groups[chosen][heads], list(planned))
+    np.testing.assert_array_equal(served[heads][planned_heads], scores[chosen[heads][planned_heads]])
