@@ -59,7 +59,7 @@ from retrieval.catalogue import Catalogue
 from retrieval.experiments import Experiment
 from retrieval.exploration import explore, list_seed
 from retrieval.live import LiveMentors, RefreshSummary, load_live
-from retrieval.market import MarketPrices, priced_top_k, request_curve
+from retrieval.market import MarketPrices, PriceSettings, priced_top_k, request_curve
 from retrieval.mentees import FrameMentees, MenteePage
 from retrieval.profile import Query, validate_profile
 from retrieval.results import Candidates, Recommendation
@@ -331,7 +331,7 @@ class Recommender:
                 ids, similarity = found.of(0)
                 keep = market.shown(stages.catalogue.rows_of(ids), settings)
                 found = Candidates(ids[keep][None, :], similarity[keep][None, :])
-            price = lambda ids: market.apply(np.ones(len(ids)), stages.catalogue.rows_of(ids), settings)  # noqa: E731
+            price = partial(_price_factor, market, stages.catalogue, settings)
         ranked = arm.reranker.rerank(query, found, k, choose=choose, price=price)
         shown = [replace(r, list_id=list_id, variant=variant) for r in ranked]
         if market is not None and shown:
@@ -448,6 +448,11 @@ class Recommender:
             return pd.DataFrame({"mentee_id": empty, "mentor_id": empty, "similarity": np.empty(0)})
         return pd.concat(frames, ignore_index=True)
 
+
+
+def _price_factor(market: MarketPrices, catalogue: Catalogue, settings: PriceSettings, mentor_ids: np.ndarray) -> np.ndarray:
+    """P(seat still free) ** weight of each of ``mentor_ids`` (the factor a priced arm applies)."""
+    return market.apply(np.ones(len(mentor_ids)), catalogue.rows_of(mentor_ids), settings)
 
 
 def _utc_now() -> datetime:
