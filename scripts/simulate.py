@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also assign week 1's seekers in one cohort round and judge it against the bound")
     parser.add_argument("--price-floor", type=float, default=0.0,
                         help="the market policies show no mentor whose P(seat still free) is below this (default: 0)")
+    parser.add_argument("--cohort-candidates", type=int, default=200,
+                        help="candidates per mentee of the cohort round (default: 200)")
     parser.add_argument("--price-weight", type=float, default=1.0,
                         help="weight of the congestion price of the market policies (default: 1)")
     parser.add_argument("--report", default="reports/simulation", help="output folder (default: reports/simulation)")
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             learn_from=args.learn_from, debias=args.debias, retrain_margin=args.retrain_margin,
             explore_epsilon=args.explore_epsilon, explore_temperature=args.explore_temperature,
             off_policy=off_policy, price_weight=args.price_weight, price_floor=args.price_floor,
-            cohort=args.cohort,
+            cohort=args.cohort, cohort_candidates=args.cohort_candidates,
         ).checked()
         result = simulate(config, db_url=args.db_url, work=args.work, progress=not args.quiet)
         written = write_simulation(result, args.report)

@@ -12,7 +12,8 @@ hidden truth:
 * ``share_of_bound``: their ratio, the figure the market-aware issue targets (at least 80%);
 * ``realised``: one draw of the proposals' outcomes (accept with the truth's ``p_accept``, then
   succeed with its ``p_success``), seeded;
-* the assignment's own report: what the model expected, unmatched mentees, load Gini, blocking pairs.
+* the assignment's own report: what the model expected, unmatched mentees, load Gini, blocking
+  pairs (without its per-mentor loads and its list of unmatched mentees: their counts stay).
 
 The market's weekly lists and this round use the same world, index, ranker and heads.
 """
@@ -31,8 +32,9 @@ from synthetic.truth import true_match_probability
 
 __all__ = ["cohort_round"]
 
-COHORT_CANDIDATES = 50
-"""Candidates per mentee the assignment chooses among (each mentee's best by the engine)."""
+COHORT_CANDIDATES = 200
+"""Candidates per mentee the assignment chooses among (each mentee's best by the engine; the
+engine's own default, ``retrieval.DEFAULT_CANDIDATES``)."""
 
 
 def cohort_round(
@@ -85,6 +87,15 @@ def cohort_round(
         "share_of_bound": expected / bound.value if bound.value else float("nan"),
         "realised": int(succeeded.sum()),
         "accepted": int(accepted.sum()),
-        "report": assignment.report,
+        "report": _brief(assignment.report),
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _brief(report: dict[str, Any]) -> dict[str, Any]:
+    """The assignment's report without its long lists (per-mentor loads, unmatched mentees)."""
+    brief = {key: value for key, value in report.items() if key != "loads"}
+    unmatched = report.get("unmatched")
+    if isinstance(unmatched, dict):
+        brief["unmatched"] = {key: value for key, value in unmatched.items() if key != "mentees"}
+    return brief

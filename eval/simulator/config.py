@@ -91,6 +91,8 @@ class SimulationConfig:
     cohort: bool = False
     """Also assign week 1's seekers in one cohort round with the learned scores and judge it
     against the bound (:mod:`eval.simulator.cohort`)."""
+    cohort_candidates: int = 200
+    """Candidates per mentee the cohort round's assignment chooses among."""
     ab: tuple[str, str] | None = None
     """(variant, control): also play both policies in one shared market, split 50/50 by mentee."""
 
@@ -99,7 +101,7 @@ class SimulationConfig:
         for name, low in (("weeks", 1), ("k", 1), ("mentors", 20), ("mentees", 20),
                           ("interactions_per_mentee", 1), ("requests_per_week", 1),
                           ("mentee_arrivals_per_week", 0), ("mentor_arrivals_per_week", 0),
-                          ("index_every", 0), ("retrain_every", 0)):
+                          ("index_every", 0), ("retrain_every", 0), ("cohort_candidates", 1)):
             check_int(name, getattr(self, name), _WHERE, low=low)
         check_int("bound_top_n", self.bound_top_n, _WHERE, low=1, allow_none=True)
         check_choice("position_curve", self.position_curve, _WHERE, ("reciprocal", "exponential"))

@@ -610,7 +610,8 @@ def simulate(
                 seconds[f"prepare_seed_{seed}"] = round(time.perf_counter() - t, 2)
                 if config.cohort:
                     bar.set_postfix_str(f"seed {seed}, cohort round")
-                    cohorts.append(cohort_round(world, base_url, artifacts, candidates, seed=seed, encoder=encoder))
+                    cohorts.append(cohort_round(world, base_url, artifacts, candidates, seed=seed, encoder=encoder,
+                                                candidates=config.cohort_candidates))
                     seconds[f"seed_{seed}_cohort"] = cohorts[-1]["seconds"]
                 rewards: dict[str, dict[str, pd.DataFrame]] = {}
                 recorder = None if off is None else OffPolicyRecorder(
