@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo ab-demo migrate test lint clean
+.PHONY: install demo ab-demo migrate serve test lint clean
 
 install: $(STAMP)
 
@@ -40,6 +40,20 @@ ab-demo: $(STAMP)
 # Upgrade a database to this code's schema (make migrate DB_URL=postgresql://...); keeps every row.
 migrate: $(STAMP)
 	$(PY) scripts/migrate.py --db-url $(DB_URL)
+
+# The REST service (docs/service.md): 2 uvicorn workers on loopback, one BLAS/XGBoost thread each,
+# metrics summed over the workers. Keys: scripts/apikey.py create --scopes read,feedback.
+SERVE_DB ?= $(DEMO_DB)
+SERVE_ART ?= $(DEMO_ART)
+SERVE_PORT ?= 8000
+SERVE_WORKERS ?= 2
+SERVE_METRICS_DIR ?= /tmp/mentor-match-metrics
+serve: $(STAMP)
+	rm -rf $(SERVE_METRICS_DIR) && mkdir -p $(SERVE_METRICS_DIR)
+	MENTOR_MATCH_DB_URL=$${MENTOR_MATCH_DB_URL:-$(SERVE_DB)} MENTOR_MATCH_ARTIFACTS=$${MENTOR_MATCH_ARTIFACTS:-$(SERVE_ART)} \
+	PROMETHEUS_MULTIPROC_DIR=$(SERVE_METRICS_DIR) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	$(VENV)/bin/uvicorn --factory service.app:create_app --host 127.0.0.1 --port $(SERVE_PORT) \
+		--workers $(SERVE_WORKERS) --timeout-graceful-shutdown 30
 
 # lint-imports first: a wrong arrow between the layers (pyproject.toml) fails the run.
 test: $(STAMP)

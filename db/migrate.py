@@ -1,9 +1,9 @@
 """Schema migrations: bring a database to the schema of this code with Alembic.
 
 The revisions live in ``db/migrations/versions`` (``0001``: the tables before the
-recommendation log; ``0002``: the log). :func:`upgrade` runs them in one transaction, so a
-failure part-way leaves the database as it was; on SQLite, whose driver commits DDL on its
-own, the transaction is opened by hand so that this holds there too.
+recommendation log; ``0002``: the log; ``0003``: the REST service's API keys).
+:func:`upgrade` runs them in one transaction, so a failure part-way leaves the database as
+it was; on SQLite, whose driver commits DDL on its own, the transaction is opened by hand so that this holds there too.
 
 A database made by mentor-match before migrations existed has its tables but no
 ``alembic_version`` table: :func:`upgrade` recognises its revision from its tables and
@@ -54,6 +54,9 @@ _INITIAL_TABLES = (
     "synthetic_mentee_truth",
 )
 
+_ADDED_BY_0003 = ("api_keys",)
+"""Tables of revision 0003: an unversioned database with every other table is at 0002."""
+
 
 @dataclass(frozen=True)
 class MigrationResult:
@@ -70,7 +73,7 @@ class MigrationResult:
     end: str | None
 
     def describe(self) -> str:
-        """One line: ``<url>: 0001 -> 0002``, with what an unversioned database was taken for."""
+        """One line: ``<url>: 0001 -> 0003``, with what an unversioned database was taken for."""
         if self.recognised is not None:
             start = f"unversioned (tables of revision {self.recognised})"
         elif self.start is None:
@@ -100,7 +103,7 @@ def head_revision() -> str:
     """The newest revision: the one ``db/schema.py`` describes.
 
     >>> head_revision()
-    '0002'
+    '0003'
     """
     return _scripts().get_current_head()
 
@@ -109,7 +112,7 @@ def revisions() -> list[str]:
     """Every revision, oldest first.
 
     >>> revisions()
-    ['0001', '0002']
+    ['0001', '0002', '0003']
     """
     return [script.revision for script in reversed(list(_scripts().walk_revisions()))]
 
@@ -203,6 +206,11 @@ def recognise_revision(bind: Engine | Connection) -> str | None:
             for name, table in metadata.tables.items()
         ):
             return head_revision()
+        if all(
+            name in columns and {c.name for c in table.columns} <= columns[name]
+            for name, table in metadata.tables.items() if name not in _ADDED_BY_0003
+        ) and not present & set(_ADDED_BY_0003):
+            return "0002"
         missing = [name for name in _INITIAL_TABLES if name not in present]
         if not missing and "list_id" not in columns["interactions"] and "recommendation_lists" not in present:
             return INITIAL_REVISION

@@ -18,6 +18,8 @@ Conventions the rest of the project relies on:
   ``recommended_rank`` is the position, ``was_accepted`` follows the mentor's answer),
   ``recommendation_events`` the timestamped outcomes (one of :data:`EVENT_KINDS`).
   ``interactions.list_id`` names the list a contact came from (NULL: made outside a list).
+* ``api_keys`` holds the REST service's keys as SHA-256 hashes with a lookup prefix, their
+  :data:`SCOPES` and when they were revoked (``service.keys``).
 
 The two ``synthetic_*_truth`` tables hold the hidden attributes of generated data (the
 sub-specialties that only the texts express, per-person latent effects). Real
@@ -56,6 +58,9 @@ EVENT_KINDS: tuple[str, ...] = ("requested", "accepted", "declined", "started", 
 """Outcome events of a (mentee, mentor) pair, in the order they may happen: the mentee
 requests, the mentor accepts or declines, an accepted mentorship starts, then ends (with
 ``success`` true or false)."""
+SCOPES: tuple[str, ...] = ("read", "feedback", "admin")
+"""What a REST service API key may do (``api_keys.scopes``): read lists and mentors, post
+outcomes, reload the service."""
 LIST_ID_LENGTH = 32
 """A list id is a UUID4 as 32 lowercase hex digits."""
 
@@ -171,6 +176,18 @@ recommendation_events = Table(
     Column("occurred_at", DateTime, nullable=False),
     Column("recorded_at", DateTime, nullable=False),
     Index("ix_recommendation_events_pair", "mentee_id", "mentor_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", Integer, primary_key=True, autoincrement=True),
+    Column("prefix", String(16), nullable=False, unique=True),  # shown in listings, looked up per request
+    Column("key_hash", String(64), nullable=False),  # SHA-256 hex of the whole key; the key is never stored
+    Column("name", String(200), nullable=True),
+    Column("scopes", JSON, nullable=False),  # a list of SCOPES
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),  # NULL: valid
 )
 
 synthetic_mentor_truth = Table(

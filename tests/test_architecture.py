@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("mentor_match", "db", "synthetic", "embeddings", "index", "ranking", "retrieval", "eval")
+PACKAGES = ("mentor_match", "db", "synthetic", "embeddings", "index", "ranking", "retrieval", "eval", "service")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

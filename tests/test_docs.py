@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("mentor_match", "db", "synthetic", "embeddings", "index", "ranking", "retrieval", "eval")
+PACKAGES = ("mentor_match", "db", "synthetic", "embeddings", "index", "ranking", "retrieval", "eval", "service")
 
 
 def test_the_architecture_table_names_every_library_module_and_only_real_ones():

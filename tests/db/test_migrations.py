@@ -146,7 +146,7 @@ def test_a_database_made_before_migrations_is_recognised_as_0001_and_upgraded(en
     result = upgrade(engine)
 
     assert (result.start, result.recognised, result.end) == (None, "0001", head_revision())
-    assert "unversioned (tables of revision 0001) -> 0002" in result.describe()
+    assert "unversioned (tables of revision 0001) -> 0003" in result.describe()
     assert old_rows(engine) == before
     assert schema_differences(engine) == []
 
@@ -160,9 +160,9 @@ def test_migration_0001_builds_the_schema_that_code_before_migrations_made(engin
 def test_an_empty_database_gets_every_table_at_the_head(engine):
     result = upgrade(engine)
     assert (result.start, result.recognised, result.end) == (None, None, head_revision())
-    assert result.describe().endswith("empty -> 0002")
+    assert result.describe().endswith("empty -> 0003")
     assert schema_differences(engine) == []
-    assert upgrade(engine).describe().endswith("already at 0002 (head)")
+    assert upgrade(engine).describe().endswith("already at 0003 (head)")
 
 
 def test_an_unversioned_database_with_todays_tables_is_stamped_at_the_head(engine):
@@ -197,7 +197,7 @@ def test_downgrade_to_0001_and_upgrade_again_round_trips(engine, world):
 
     result = downgrade(engine, "0001")
 
-    assert (result.start, result.end) == ("0002", "0001")
+    assert (result.start, result.end) == ("0003", "0001")
     assert schema_differences(engine, old.metadata) == []
     assert old_rows(engine) == before  # the ad-hoc slot went with the log, every older row stayed
     assert not {t.name for t in LOG_TABLES} - {"recommendation_feedback"} & set(inspect(engine).get_table_names())
@@ -214,7 +214,7 @@ def test_a_failed_migration_leaves_the_database_as_it_was(engine, world):
         conn.execute(text("CREATE TABLE recommendation_events (event_id INTEGER PRIMARY KEY)"))
     before_rows, before_tables = old_rows(engine), set(inspect(engine).get_table_names())
 
-    with pytest.raises(SchemaError, match=r"Migration of .* to 0002 failed and the database was left unchanged"):
+    with pytest.raises(SchemaError, match=r"Migration of .* to 0003 failed and the database was left unchanged"):
         upgrade(engine)
 
     assert set(inspect(engine).get_table_names()) == before_tables  # no recommendation_lists, no alembic_version
@@ -229,7 +229,7 @@ def test_loaders_refuse_a_database_behind_the_head_and_name_the_command(db_url, 
     with pytest.raises(SchemaError) as caught:
         load_mentors(engine)
     message = str(caught.value)
-    assert "schema revision 0001, this code needs 0002" in message
+    assert "schema revision 0001, this code needs 0003" in message
     assert f"scripts/migrate.py --db-url {engine.url.render_as_string(hide_password=True)}" in message
     assert "make migrate" in message
     with pytest.raises(SchemaError, match="scripts/migrate.py"):
@@ -261,7 +261,7 @@ def test_a_database_ahead_of_this_code_is_refused(engine):
 
 
 def test_an_unknown_target_revision_is_refused(engine):
-    with pytest.raises(SchemaError, match=r"Unknown schema revision '0007'; the revisions are 0001, 0002"):
+    with pytest.raises(SchemaError, match=r"Unknown schema revision '0007'; the revisions are 0001, 0002, 0003"):
         upgrade(engine, "0007")
     assert inspect(engine).get_table_names() == []
 
@@ -311,12 +311,12 @@ def test_the_script_upgrades_a_sqlite_file_and_reports_the_revisions(tmp_path, w
 
     shown = _run("--db-url", url, "--show")
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.strip() == f"{url}: at no recorded revision; head is 0002"
+    assert shown.stdout.strip() == f"{url}: at no recorded revision; head is 0003"
     done = _run("--db-url", url)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"{url}: unversioned (tables of revision 0001) -> 0002"
+    assert done.stdout.strip() == f"{url}: unversioned (tables of revision 0001) -> 0003"
     again = _run("--db-url", url)
-    assert again.stdout.strip() == f"{url}: already at 0002 (head)"
+    assert again.stdout.strip() == f"{url}: already at 0003 (head)"
     bad = _run("--db-url", url, "--revision", "0007")
     assert bad.returncode == 1 and bad.stderr.startswith("error: Unknown schema revision '0007'")
     engine = get_engine(url)
