@@ -62,6 +62,7 @@ from ranking.logged import (
 )
 from ranking.ranker import Ranker
 from ranking.registry import DEFAULT_KEEP, live_version, promote, record_refusal
+from ranking.snapshot import draw_training_sample
 from ranking.splits import GroupedSplit
 from ranking.training import (
     build_training_pairs,
@@ -381,6 +382,7 @@ def retrain(
         record = promote(
             candidate, folder, numbers=numbers, metadata=_metadata(data, candidate, encoder, artifacts, variant, numbers),
             importance=candidate.feature_importance("gain"), keep=keep,
+            sample=draw_training_sample(features.iloc[split.train], candidate, seed=seed),
         )
         result["candidate"].update(version=record.version, model_version=record.model_version)
     else:

@@ -5,7 +5,9 @@
 request), optionally tunes (:func:`eval.comparison.tune_models`), fits the four
 models (:func:`ranking.training.train_models`), judges them on the held-out mentees
 (:func:`eval.comparison.evaluate_models`, optionally cross-validated too), distils the
-pre-ranker and publishes the ranker. On the same features and split it trains the reciprocal
+pre-ranker and publishes the ranker with its training snapshot (a seeded sample of 5,000
+training feature rows and their scores, :mod:`ranking.snapshot`, which ``scripts/monitor.py``
+compares with the features served). On the same features and split it trains the reciprocal
 model's two heads (:mod:`ranking.heads`: P(accept | requested), P(success | accepted)),
 judges each on its held-out requests (:func:`eval.heads.head_metrics`) and publishes them
 beside the ranker as ``heads``, where an A/B variant scored by ``reciprocal`` or ``blend``
@@ -41,6 +43,7 @@ from ranking.heads import (
     resolved_requests,
     train_heads,
 )
+from ranking.snapshot import draw_training_sample
 from ranking.splits import GroupedSplit
 from ranking.training import (
     DEFAULT_THRESHOLD,
@@ -206,7 +209,10 @@ def run_training(
     if heads:
         heads_data = _heads_data(dataset, pairs, X, split, how, seed, encoder, artifacts / "cache")
         model, report["heads"] = _train_heads(heads_data, seed, n_jobs)
-    report["ranker_path"] = str(publish_ranker(ranker, publish_to, metadata=metadata, importance=importance))
+    sample = draw_training_sample(X.iloc[split.train], ranker, seed=seed)
+    report["ranker_path"] = str(
+        publish_ranker(ranker, publish_to, metadata=metadata, importance=importance, sample=sample)
+    )
     if model is not None:
         heads_metadata = {key: metadata[key] for key in ("encoder", "seed", "training_data", "variant")}
         heads_metadata["metrics"] = report["heads"]["metrics"]

@@ -52,6 +52,7 @@ from mentor_match.validation import check_int
 from ranking.ranker import KIND as RANKER_KIND
 from ranking.ranker import VERSION as RANKER_VERSION
 from ranking.ranker import Ranker
+from ranking.snapshot import TrainingSample
 from ranking.training import publish_ranker
 
 logger = logging.getLogger(__name__)
@@ -146,14 +147,16 @@ def promote(
     importance: pd.Series | None = None,
     keep: int = DEFAULT_KEEP,
     by: str | None = None,
+    sample: TrainingSample | None = None,
 ) -> VersionRecord:
-    """Publish ``ranker`` as ``artifacts/ranker`` (:func:`ranking.training.publish_ranker`),
-    keep the newest ``keep`` versions, and record the promotion with ``numbers`` (json-able:
-    what the decision rested on). Returns the new live version's record."""
+    """Publish ``ranker`` as ``artifacts/ranker`` (:func:`ranking.training.publish_ranker`,
+    with its training snapshot ``sample`` when given), keep the newest ``keep`` versions, and
+    record the promotion with ``numbers`` (json-able: what the decision rested on). Returns
+    the new live version's record."""
     keep = check_int("keep", keep, "promote")
     folder = Path(artifacts)
     _check_numbers(numbers, "promote")
-    link = publish_ranker(ranker, folder, metadata=metadata, importance=importance, keep=keep)
+    link = publish_ranker(ranker, folder, metadata=metadata, importance=importance, keep=keep, sample=sample)
     version = os.readlink(link)
     manifest = Ranker.load(link).manifest
     event = _append(folder, "promoted", "ranker", version, manifest.version, numbers, by)

@@ -44,6 +44,12 @@ from ranking.history import mentor_state_at, mentors_as_of
 from ranking.preranker import FIT_MENTEES, Preranker, fit_preranker, nearest_pairs
 from ranking.ranker import Ranker
 from ranking.scorer import Scorer
+from ranking.snapshot import (
+    SAMPLE_FOLDER,
+    TrainingSample,
+    load_training_sample,
+    save_training_sample,
+)
 from ranking.splits import GroupedSplit, grouped_split, time_split
 
 if TYPE_CHECKING:
@@ -342,8 +348,13 @@ def publish_ranker(
     metadata: dict[str, Any] | None = None,
     importance: pd.Series | None = None,
     keep: int = 2,
+    sample: TrainingSample | None = None,
 ) -> Path:
     """Save ``ranker`` (and its gain table) as ``artifacts/ranker``, atomically.
+
+    ``sample`` (:func:`ranking.snapshot.draw_training_sample`) is published inside the
+    folder as its training snapshot (``training_sample/``), which monitoring compares with
+    the features served.
 
     The folder is written under a temporary name, read back, renamed to a versioned name,
     and ``artifacts/ranker`` (a symbolic link) is swapped to it in one rename; a reader
@@ -356,6 +367,9 @@ def publish_ranker(
         ranker.save(folder, metadata=metadata)
         if importance is not None:
             _write_importance(folder, importance)
+        if sample is not None:
+            save_training_sample(folder / SAMPLE_FOLDER, sample)
+            load_training_sample(folder)  # checksums and shapes read back
         Ranker.load(folder)  # what was written reads back, checksums and all
 
     return publish_folder(artifacts, "ranker", write, keep=keep)
