@@ -14,6 +14,7 @@ product is cosine.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections.abc import Sequence
@@ -41,6 +42,10 @@ TIGHT_FRACTION = 0.25
 bypassed for exact search over the eligible rows (HNSW/IVF lose recall under tight filters)."""
 
 _QUERY_CHUNK = 256  # queries per exact-search block: bounds the (queries x eligible) matrix
+
+MMAP_ENV = "MENTOR_MATCH_MMAP"
+"""Set to 1 (``make serve`` does): :meth:`MentorIndex.load` maps index folders read-only by
+default, so the service's workers share one copy of the index in the page cache."""
 
 
 class SearchResult(NamedTuple):
@@ -363,14 +368,22 @@ class MentorIndex:
 
     @classmethod
     def load(
-        cls, path: str | Path, *, expected_encoder: object = None, expected_dim: int | None = None
+        cls, path: str | Path, *, expected_encoder: object = None, expected_dim: int | None = None,
+        mmap: bool | None = None,
     ) -> MentorIndex:
         """Read a folder written by :meth:`save`, checking files against the manifest.
 
         ``expected_encoder`` (an identity string or an object with ``identity``) and
-        ``expected_dim`` refuse an index made by another encoder.
+        ``expected_dim`` refuse an index made by another encoder. ``mmap``: map the FAISS
+        index (``IO_FLAG_MMAP_IFC``) and the arrays (``np.load(mmap_mode="r")``) read-only
+        instead of reading them, so processes serving the same folder share its pages; the
+        results are the same. None (default): on when ``MENTOR_MATCH_MMAP`` is 1.
         """
-        stored = store.read_index_folder(path, expected_encoder=expected_encoder, expected_dim=expected_dim)
+        if mmap is None:
+            mmap = os.environ.get(MMAP_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+        stored = store.read_index_folder(
+            path, expected_encoder=expected_encoder, expected_dim=expected_dim, mmap=mmap
+        )
         return cls(stored.ids, stored.vectors, stored.faiss_index, stored.manifest, stored.content_hashes)
 
 

@@ -10,6 +10,7 @@ made by another encoder, with a message that says to rebuild. This module knows 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,19 @@ VECTORS_FILE = "vectors.npy"
 CONTENT_FILE = "content.npy"
 REQUIRED_FILES = (INDEX_FILE, IDS_FILE, VECTORS_FILE)
 REBUILD = "Run scripts/build_index.py to rebuild it."
+
+logger = logging.getLogger(__name__)
+
+
+def _mmap_flag() -> int | None:
+    """The FAISS read flag that maps an index file instead of copying it: ``IO_FLAG_MMAP_IFC``
+    (faiss >= 1.11: the codes stay in the mapped file), else ``IO_FLAG_MMAP``; None when this
+    faiss has neither (the index is then read into memory, with a log line)."""
+    for name in ("IO_FLAG_MMAP_IFC", "IO_FLAG_MMAP"):
+        flag = getattr(faiss, name, None)
+        if flag is not None:
+            return int(flag)
+    return None
 
 
 @dataclass(frozen=True)
@@ -74,9 +88,12 @@ def read_manifest(folder: str | Path) -> Manifest:
 
 
 def read_index_folder(
-    folder: str | Path, *, expected_encoder: object = None, expected_dim: int | None = None
+    folder: str | Path, *, expected_encoder: object = None, expected_dim: int | None = None, mmap: bool = False
 ) -> StoredIndex:
-    """Load and check an index folder (see :meth:`index.ann.MentorIndex.load`)."""
+    """Load and check an index folder (see :meth:`index.ann.MentorIndex.load`).
+
+    ``mmap``: map the files read-only instead of reading them (the arrays are read-only
+    views of the page cache, which every process mapping the same folder shares)."""
     folder = Path(folder).resolve()  # one version, even if the link is swapped meanwhile
     manifest = read_manifest(folder)
     expected = getattr(expected_encoder, "identity", expected_encoder)
@@ -93,12 +110,12 @@ def read_index_folder(
         )
     manifest = Manifest.read(folder, KIND, VERSION, fix=REBUILD, required=REQUIRED_FILES)
     try:
-        ids = np.load(folder / IDS_FILE, allow_pickle=False)
-        vectors = np.load(folder / VECTORS_FILE, allow_pickle=False)
+        ids = _load_array(folder / IDS_FILE, mmap)
+        vectors = _load_array(folder / VECTORS_FILE, mmap)
         content = None
         if CONTENT_FILE in manifest.files:
-            content = np.load(folder / CONTENT_FILE, allow_pickle=False)
-        faiss_index = faiss.read_index(str(folder / INDEX_FILE))
+            content = _load_array(folder / CONTENT_FILE, mmap)
+        faiss_index = _read_faiss(folder / INDEX_FILE, mmap)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ArtifactError(f"Cannot read the index in {str(folder)!r}: {exc}. {REBUILD}") from None
     n, dim = manifest.get("count"), manifest.get("dim")
@@ -115,3 +132,18 @@ def read_index_folder(
             f"{faiss_index.d}. {REBUILD}"
         )
     return StoredIndex(ids.astype(np.int64, copy=False), vectors, faiss_index, manifest, content)
+
+
+def _load_array(path: Path, mmap: bool) -> np.ndarray:
+    if not mmap:
+        return np.load(path, allow_pickle=False)
+    # A plain ndarray view of the read-only np.memmap (which it keeps alive through .base):
+    # results computed from it are ndarrays, not memmaps.
+    return np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
+
+
+def _read_faiss(path: Path, mmap: bool) -> faiss.Index:
+    flag = _mmap_flag() if mmap else None
+    if mmap and flag is None:
+        logger.info("faiss %s cannot map index files; reading %s into memory", faiss.__version__, path)
+    return faiss.read_index(str(path)) if flag is None else faiss.read_index(str(path), flag)

@@ -1,0 +1,331 @@
+"""Load benchmark of the REST service: throughput and latency at N mentors, memory per worker.
+
+    python scripts/loadtest.py [--mentors 100000] [--clients 1,8,32] [--seconds 20]
+        [--workers 2] [--mmap both|on|off] [--work DIR] [--json OUT]
+
+Builds (or reuses, from ``--work``) a served world of N mentors as the benchmark does
+(``eval.benchmark``): a small generated base world is indexed with MiniLM and a ranker is
+trained on it, then N copies of its mentors (new ids, the source's profile and bio, the
+source's bio vector plus noise) are written to a SQLite database and indexed like
+``scripts/build_index.py`` (``auto``, tuned). It then starts ``uvicorn --workers W`` on a free
+loopback port with a read key made through :mod:`service.keys`, and for each client count
+runs closed-loop keep-alive HTTP/1.1 clients (asyncio, in this process) for ``--seconds`` on
+the known-mentee endpoint and on the ad-hoc profile endpoint, printing requests/s, p50 and
+p99 and the errors. Resident memory per worker (RSS, PSS, USS from psutil) is read when
+ready and after each endpoint's runs (the ad-hoc path loads the encoder into each worker),
+with the index memory-mapped (``MENTOR_MATCH_MMAP=1``, as ``make serve``) and/or read into
+each worker. The figures are reported, not asserted (docs/service.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+START_TIMEOUT = 300.0
+K = 10
+
+
+def build_world(work: Path, mentors: int, base_mentors: int, base_mentees: int, seed: int) -> dict:
+    """The served world in ``work`` (reused when ``work/world.json`` says it has ``mentors``)."""
+    done = work / "world.json"
+    if done.exists():
+        info = json.loads(done.read_text())
+        if info.get("mentors") == mentors:
+            print(f"reusing the world of {mentors} mentors in {work}", flush=True)
+            return info
+    from db.connection import transaction
+    from db.engine import get_engine
+    from db.loading import create_schema, load_mentors, validate_frame
+    from db.schema import mentees as mentees_table
+    from db.schema import mentors as mentors_table
+    from db.writing import frame_records
+    from embeddings import Encoder
+    from eval.benchmark.catalogue import load_base_world, make_catalogue
+    from eval.benchmark.config import NOISE_SIGMA
+    from eval.benchmark.measure import build_like_operator
+    from eval.training_run import run_training
+    from index import MentorIndex, build_index_from_db, mentor_content_hashes, publish_index
+    from synthetic import generate_world, write_world
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    started = time.perf_counter()
+    encoder = Encoder()
+    world = generate_world(base_mentors, base_mentees, 8, seed=seed)
+    base_url = f"sqlite:///{work / 'base.db'}"
+    engine = get_engine(base_url)
+    write_world(engine, world, reset=True, progress=False)
+    engine.dispose()
+    base_art = work / "base-artifacts"
+    build_index_from_db(base_url, base_art, progress=False, encoder=encoder)
+    run_training(base_url, base_art, seed=seed, encoder=encoder, progress=False)
+    base = load_base_world(world, base_art, encoder, {})
+    print(f"base world of {base_mentors} mentors, {base_mentees} mentees: {time.perf_counter() - started:.0f} s",
+          flush=True)
+
+    rng = np.random.default_rng([seed, mentors])
+    catalogue, vectors, source = make_catalogue(base, mentors, NOISE_SIGMA, rng)
+    catalogue = catalogue.assign(
+        bio=base.mentors["bio"].to_numpy()[source], email=[f"load{i}@example.org" for i in catalogue["mentor_id"]],
+    )
+    db_url = f"sqlite:///{work / 'served.db'}"
+    engine = get_engine(db_url)
+    create_schema(engine)
+    with transaction(engine) as conn:
+        for table, frame in ((mentors_table, catalogue), (mentees_table, base.mentees)):
+            rows = frame_records(validate_frame(table, frame))
+            for start in range(0, len(rows), 5000):
+                conn.execute(table.insert(), rows[start : start + 5000])
+    written = load_mentors(engine)
+    engine.dispose()
+    index, _, _ = build_like_operator(written["mentor_id"].to_numpy(), vectors, base.goal_vectors, encoder.identity)
+    index = MentorIndex(index.ids, index.vectors, index.faiss_index, index.manifest, mentor_content_hashes(written))
+    artifacts = work / "artifacts"
+    artifacts.mkdir()
+    publish_index(index, artifacts)
+    shutil.copytree((base_art / "ranker").resolve(), artifacts / "ranker")
+    (artifacts / "cache").symlink_to((base_art / "cache").resolve(), target_is_directory=True)
+    profiles = []
+    fields = ("goals", "desired_domains", "current_skills", "current_level", "timezone", "availability",
+              "availability_hours", "preferred_style", "industry")
+    for row in base.mentees.head(500).to_dict("records"):  # goals in the embedding cache: no encoding
+        profile = {}
+        for name in fields:
+            value = row.get(name)
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            if isinstance(value, np.generic):
+                value = value.item()
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                continue
+            profile[name] = value
+        profiles.append(profile)
+    info = {
+        "mentors": mentors, "db_url": db_url, "artifacts": str(artifacts), "spec": index.spec,
+        "mentee_ids": [int(m) for m in base.mentees["mentee_id"]], "profiles": profiles,
+        "build_s": round(time.perf_counter() - started, 1),
+    }
+    done.write_text(json.dumps(info))
+    print(f"served world of {mentors} mentors ({index.spec}): {info['build_s']} s", flush=True)
+    return info
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``uvicorn --workers W`` over the world, as ``make serve`` runs it."""
+
+    def __init__(self, world: dict, workers: int, mmap: bool, work: Path) -> None:
+        self.port = free_port()
+        metrics = Path(tempfile.mkdtemp(prefix="mm-load-metrics-"))
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "MENTOR_MATCH_DB_URL": world["db_url"],
+               "MENTOR_MATCH_ARTIFACTS": world["artifacts"], "MENTOR_MATCH_MMAP": "1" if mmap else "0",
+               "MENTOR_MATCH_RATE_LIMIT_READ": "1000000/second", "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        self.log = open(work / f"uvicorn-{'mmap' if mmap else 'read'}.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(workers), "--log-level", "warning",
+             "--timeout-graceful-shutdown", "30"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.workers = workers
+        self.metrics = metrics
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited ({self.process.returncode}); see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=5) as r:
+                    if r.status == 200 and len(self.worker_pids()) >= self.workers:
+                        time.sleep(2)  # the other worker(s) may still be loading
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"uvicorn not ready after {START_TIMEOUT} s; see {self.log.name}")
+
+    def worker_pids(self) -> list[int]:
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        return [c.pid for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+
+    def memory(self) -> list[dict[str, float]]:
+        out = []
+        for pid in self.worker_pids():
+            try:
+                info = psutil.Process(pid).memory_full_info()
+            except psutil.Error:
+                continue
+            out.append({"pid": pid, "rss_mb": round(info.rss / 2**20, 1), "pss_mb": round(info.pss / 2**20, 1),
+                        "uss_mb": round(info.uss / 2**20, 1)})
+        return out
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.metrics, ignore_errors=True)
+
+
+def request_bytes(method: str, path: str, key: str, body: bytes | None) -> bytes:
+    head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {key}"]
+    if body is not None:
+        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
+
+
+async def one_client(port: int, requests: list[bytes], deadline: float, latencies: list[float],
+                     errors: list[str], offset: int) -> None:
+    """Send ``requests`` in turn on one keep-alive connection until ``deadline``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = offset
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            writer.write(requests[i % len(requests)])
+            i += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors.append(str(status))
+    finally:
+        writer.close()
+
+
+def run_load(port: int, requests: list[bytes], clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def main() -> float:
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(one_client(port, requests, deadline, latencies, errors, c * 7919)
+                               for c in range(clients)))
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    ms = np.array(latencies) * 1000
+    return {"clients": clients, "requests": len(ms), "rps": round(len(ms) / elapsed, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
+            "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
+            "errors": len(errors), "error_statuses": sorted(set(errors))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mentors", type=int, default=100_000)
+    parser.add_argument("--clients", default="1,8,32", help="comma-separated client counts")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint and client count")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mmap", choices=("both", "on", "off"), default="both")
+    parser.add_argument("--base-mentors", type=int, default=2000)
+    parser.add_argument("--base-mentees", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "mm-loadtest")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    clients = [int(c) for c in args.clients.split(",")]
+
+    world = build_world(args.work, args.mentors, args.base_mentors, args.base_mentees, args.seed)
+    from db.engine import get_engine
+    from service.keys import create_key
+
+    engine = get_engine(world["db_url"])
+    key, _ = create_key(engine, ["read"], "loadtest")
+    engine.dispose()
+    rng = np.random.default_rng(args.seed)
+    known = [request_bytes("GET", f"/v1/mentees/{m}/recommendations?k={K}", key, None)
+             for m in rng.permutation(world["mentee_ids"])]
+    adhoc = [request_bytes("POST", "/v1/recommendations", key, json.dumps({"profile": p, "k": K}).encode())
+             for p in world["profiles"]]
+    result = {"mentors": args.mentors, "spec": world["spec"], "workers": args.workers, "seconds": args.seconds,
+              "machine": {"cpus": os.cpu_count(), "processor": _cpu_name(), "python": platform.python_version()},
+              "runs": []}
+    for mmap in {"both": (True, False), "on": (True,), "off": (False,)}[args.mmap]:
+        server = Server(world, args.workers, mmap, args.work)
+        try:
+            server.wait_ready()
+            memory = {"mmap": mmap, "idle": server.memory()}
+            for name, requests in (("known mentee", known), ("ad-hoc profile", adhoc)):
+                run_load(server.port, requests, 2 * args.workers, 2.0)  # warm-up: every worker, every path
+                for c in clients:
+                    row = {"mmap": mmap, "endpoint": name, **run_load(server.port, requests, c, args.seconds)}
+                    result["runs"].append(row)
+                    print(json.dumps(row), flush=True)
+                memory[f"after {name}"] = server.memory()
+            result.setdefault("memory", []).append(memory)
+        finally:
+            server.stop()
+    print_table(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def print_table(result: dict) -> None:
+    print(f"\n{result['mentors']} mentors ({result['spec']}), {result['workers']} workers, "
+          f"{result['machine']['cpus']} CPUs ({result['machine']['processor']})\n")
+    print("| index | endpoint | clients | requests/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for r in result["runs"]:
+        print(f"| {'mapped' if r['mmap'] else 'read'} | {r['endpoint']} | {r['clients']} | {r['rps']} | "
+              f"{r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
+    print("\n| index | when | per worker RSS MB | PSS MB | USS MB |")
+    print("|---|---|---|---|---|")
+    for m in result.get("memory", []):
+        for when, workers in m.items():
+            if when == "mmap":
+                continue
+            print(f"| {'mapped' if m['mmap'] else 'read'} | {when} | "
+                  f"{', '.join(str(w['rss_mb']) for w in workers)} | {', '.join(str(w['pss_mb']) for w in workers)} | "
+                  f"{', '.join(str(w['uss_mb']) for w in workers)} |")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
