@@ -17,18 +17,19 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine, text
 
 from db.connection import connect
 from db.engine import get_engine
-from mentor_match.errors import DatabaseUnavailableError, UnknownEntityError
+from mentor_match.errors import DatabaseUnavailableError, DataValidationError, UnknownEntityError
 from retrieval import Recommender
 from service.config import MAX_K, Settings
 from service.errors import ApiError, error_response, install_error_handlers
 from service.keys import ApiKey, KeyStore
 from service.metrics import Metrics, mark_process_dead
 from service.models import (
+    ErrorBody,
     Mentor,
     OutcomeOut,
     OutcomeRequest,
@@ -42,6 +43,26 @@ logger = logging.getLogger(__name__)
 MAX_ID = 2**31 - 1
 """The largest id a request may name (the database's INTEGER)."""
 Id = Annotated[int, Path(ge=0, le=MAX_ID)]
+
+_ERROR_WHEN = {
+    400: "A value the library refuses (invalid_parameter).",
+    401: "No API key, or not a key of this service (missing_key, invalid_key).",
+    403: "The key was revoked or lacks the endpoint's scope (revoked_key, missing_scope).",
+    404: "An unknown id (unknown_mentee, unknown_mentor, not_found).",
+    409: "An outcome that contradicts what is recorded (conflict).",
+    422: "A body or query that breaks the schema (invalid_request, unknown_parameter).",
+    429: "The key's rate limit is reached (rate_limited); Retry-After says when to retry.",
+    503: "The database or the rate limit storage does not answer, or the service is not ready.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of an endpoint's error answers (all ``ErrorBody``)."""
+    return {status: {"model": ErrorBody, "description": _ERROR_WHEN[status]} for status in statuses}
+
+
+KEYED = (401, 403, 422, 429, 503)
+"""What every endpoint behind a key may answer (422: an unknown query parameter)."""
 
 
 class ServiceState:
@@ -143,7 +164,7 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
         """Alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses=errors(503))
     def readyz(request: Request) -> Any:
         """Ready: artifacts loaded, database answering, log queue below saturation."""
         s: ServiceState | None = getattr(request.app.state, "service", None)
@@ -162,7 +183,7 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
             return error_response(503, "not_ready", "; ".join(problems), {"Retry-After": "5"})
         return {"status": "ready", "log_pending": 0 if stats is None else stats.pending}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     def metrics_endpoint(request: Request) -> Response:
         s: ServiceState | None = getattr(request.app.state, "service", None)
         if s is not None:
@@ -170,7 +191,8 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
-    @app.get("/v1/mentees/{mentee_id}/recommendations", response_model=RecommendationList)
+    @app.get("/v1/mentees/{mentee_id}/recommendations", response_model=RecommendationList,
+             responses=errors(400, 404, *KEYED))
     def mentee_recommendations(
         request: Request, mentee_id: Id, _: ReadK, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     ) -> RecommendationList:
@@ -182,16 +204,21 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
             raise ApiError(404, "unknown_mentee", f"No mentee has id {mentee_id}.") from None
         return _list(s, mentee_id, shown)
 
-    @app.post("/v1/recommendations", response_model=RecommendationList)
+    @app.post("/v1/recommendations", response_model=RecommendationList, responses=errors(400, *KEYED))
     def profile_recommendations(
         request: Request, body: ProfileRequest, _: Read,
     ) -> RecommendationList:
         """The top ``k`` mentors for an ad-hoc profile (served by the experiment's control)."""
         s = state(request)
-        shown = s.recommender.recommend(profile=body.profile.model_dump(exclude_none=True), k=body.k)
+        try:
+            shown = s.recommender.recommend(profile=body.profile.model_dump(exclude_none=True), k=body.k)
+        except DataValidationError as exc:  # e.g. a timezone that does not parse: the request's fault
+            raise ApiError(400, "invalid_parameter", str(exc)) from None
         return _list(s, None, shown)
 
-    @app.post("/v1/outcomes", response_model=OutcomeOut)
+    @app.post("/v1/outcomes", response_model=OutcomeOut, status_code=201,
+              responses={200: {"model": OutcomeOut, "description": "The event id was already recorded (a retry)."},
+                         **errors(400, 404, 409, *KEYED)})
     def outcomes(request: Request, body: OutcomeRequest, _: Feedback) -> Any:
         """Record an outcome; the same event id again is a no-op (200, ``recorded`` false)."""
         s = state(request)
@@ -203,7 +230,7 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
         metrics.outcomes.labels(body.kind, str(result.recorded).lower()).inc()
         return JSONResponse(OutcomeOut(**result._asdict()).model_dump(), status_code=201 if result.recorded else 200)
 
-    @app.get("/v1/mentors/{mentor_id}", response_model=Mentor)
+    @app.get("/v1/mentors/{mentor_id}", response_model=Mentor, responses=errors(404, *KEYED))
     def mentor(request: Request, mentor_id: Id, _: Read) -> Mentor:
         """What a client shows of a mentor."""
         catalogue = state(request).recommender.stages.catalogue
@@ -231,7 +258,7 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
             rating=value("rating"), bio=value("bio"), accepting_mentees=bool(catalogue.eligible[row]),
         )
 
-    @app.post("/v1/admin/reload")
+    @app.post("/v1/admin/reload", responses=errors(*KEYED))
     def reload(request: Request, _: Admin) -> dict[str, Any]:
         """Pick up newly published artifacts; requests in flight finish on the old ones."""
         s = state(request)

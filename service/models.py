@@ -3,14 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from service.config import MAX_K
 
 EventKind = Literal["requested", "accepted", "declined", "started", "ended"]
 Level = Literal["student", "junior", "mid", "senior", "lead"]
+
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integers include ``86.0``: take an integral float as its int (a bool, a
+    string or ``1.5`` is still refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Int = Annotated[StrictInt, BeforeValidator(_integral)]
+"""A strict int that takes an integral JSON number (``2.0``) as JSON Schema does."""
+
+TIMEZONE_PATTERN = r"^UTC(?:[+-](?:0?[0-9]|1[0-4])(?::[0-5][0-9])?)?$"
+"""The UTC offsets db.loading parses ("UTC", "UTC+1", "UTC-5", "UTC+5:30"; hours up to 14)."""
 
 
 class Strict(BaseModel):
@@ -24,16 +49,16 @@ class Profile(Strict):
     desired_domains: list[StrictStr] | None = None
     current_skills: list[StrictStr] | None = None
     current_level: Level | None = None
-    timezone: StrictStr | None = Field(default=None, max_length=16)
+    timezone: StrictStr | None = Field(default=None, max_length=16, pattern=TIMEZONE_PATTERN)
     availability: list[StrictStr] | None = None
-    availability_hours: StrictFloat | StrictInt | None = Field(default=None, ge=0)
+    availability_hours: StrictFloat | None = Field(default=None, ge=0, le=168)  # a week; an int is taken too
     preferred_style: StrictStr | None = None
     industry: StrictStr | None = None
 
 
 class ProfileRequest(Strict):
     profile: Profile
-    k: StrictInt = Field(default=10, ge=1, le=MAX_K)
+    k: Int = Field(default=10, ge=1, le=MAX_K)
 
 
 class OutcomeRequest(Strict):
@@ -41,9 +66,9 @@ class OutcomeRequest(Strict):
 
     event_id: StrictStr = Field(min_length=1, max_length=64)
     kind: EventKind
-    mentor_id: StrictInt
+    mentor_id: Int
     list_id: StrictStr | None = Field(default=None, max_length=32)
-    mentee_id: StrictInt | None = None
+    mentee_id: Int | None = None
     occurred_at: datetime | None = Field(default=None, json_schema_extra={"format": "date-time"})
     success: StrictBool | None = None
 
@@ -93,3 +118,14 @@ class Mentor(BaseModel):
     rating: float | None = None
     bio: str | None = None
     accepting_mentees: bool
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the service answers (service.errors): a stable code and a message."""
+
+    error: ErrorDetail
