@@ -67,8 +67,8 @@ from mentor_match.validation import check_choice, check_int, check_number
 from retrieval.assignment import solve_assignment
 
 __all__ = [
-    "DEFAULT_HISTORY", "DEFAULT_WINDOW", "KINDS", "PRIOR_RATE", "PRIOR_SLOTS", "MarketPrices", "assigned_top_k",
-    "priced_top_k", "request_curve",
+    "DEFAULT_HISTORY", "DEFAULT_WINDOW", "FREE_TIME_REASON", "KINDS", "PRIOR_RATE", "PRIOR_SLOTS", "MarketPrices",
+    "PriceSettings", "assigned_top_k", "priced_top_k", "request_curve",
 ]
 
 DEFAULT_WINDOW = timedelta(days=3)
