@@ -357,9 +357,12 @@ def as_pair_frame(given: Pairs | None, name: str, func: str) -> pd.DataFrame:
         ) from None
 
 
-def checked_pairs(pairs: pd.DataFrame, column: str, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def checked_pairs(
+    pairs: pd.DataFrame, column: str, func: str, *, fix: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mentee_id, mentor_id, ``column``) arrays of a checked pairs frame: the columns present,
-    the scores finite and in [0, 1]."""
+    the scores finite and in [0, 1]. ``fix`` ends the missing-columns message (default: one
+    row per pair with its ``column``, a probability)."""
     columns = ("mentee_id", "mentor_id", column)
     if not isinstance(pairs, pd.DataFrame):
         raise InvalidParameterError(
@@ -369,8 +372,8 @@ def checked_pairs(pairs: pd.DataFrame, column: str, func: str) -> tuple[np.ndarr
     missing = [name for name in columns if name not in pairs.columns]
     if missing:
         raise InvalidParameterError(
-            f"The 'pairs' frame of {func} lacks column(s) {', '.join(missing)}; pass one row per "
-            f"pair with its {column} (a probability)."
+            f"The 'pairs' frame of {func} lacks column(s) {', '.join(missing)}; "
+            + (fix or f"pass one row per pair with its {column} (a probability).")
         )
     values = pairs[column].to_numpy(dtype=float)
     bad = ~np.isfinite(values) | (values < 0) | (values > 1)

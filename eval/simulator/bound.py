@@ -24,17 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mentor_match.errors import DataValidationError, InvalidParameterError
+from mentor_match.errors import DataValidationError
 from mentor_match.validation import check_int
 from retrieval.assignment import COST_SCALE as ASSIGNMENT_COST_SCALE
-from retrieval.assignment import checked_seats, solve_assignment
+from retrieval.assignment import checked_pairs, checked_seats, solve_assignment
 
 __all__ = ["COST_SCALE", "Bound", "capacity_bound"]
 
 COST_SCALE = ASSIGNMENT_COST_SCALE
 """Integer cost units per unit of p_match (see the module docstring for the rounding bound)."""
-
-_PAIR_COLUMNS = ("mentee_id", "mentor_id", "p_match")
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +78,10 @@ def capacity_bound(
     """
     func = "capacity_bound"
     top_n = check_int("top_n", top_n, func, allow_none=True)
-    mentee_id, mentor_id, p_match = _checked_pairs(pairs, func)
+    mentee_id, mentor_id, p_match = checked_pairs(
+        pairs, "p_match", func,
+        fix="pass one row per eligible pair with its true p_match (synthetic.true_match_probability).",
+    )
     seat_of = checked_seats(seats, func)
 
     # Work on integer codes: ids become positions once, then everything is numpy.
@@ -126,29 +127,6 @@ def capacity_bound(
         "mentee_id": chosen["mentee_id"], "mentor_id": chosen["mentor_id"], "p_match": chosen["score"],
     })
     return Bound(solved.value, assignment, pairs_considered, restricted)
-
-
-def _checked_pairs(pairs: pd.DataFrame, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mentee_id, mentor_id, p_match) arrays of a checked pairs frame."""
-    if not isinstance(pairs, pd.DataFrame):
-        raise InvalidParameterError(
-            f"The 'pairs' parameter of {func} must be a DataFrame with columns "
-            f"{', '.join(_PAIR_COLUMNS)}. Got {type(pairs).__name__}."
-        )
-    missing = [column for column in _PAIR_COLUMNS if column not in pairs.columns]
-    if missing:
-        raise InvalidParameterError(
-            f"The 'pairs' frame of {func} lacks column(s) {', '.join(missing)}; pass one row per "
-            "eligible pair with its true p_match (synthetic.true_match_probability)."
-        )
-    p_match = pairs["p_match"].to_numpy(dtype=float)
-    bad = ~np.isfinite(p_match) | (p_match < 0) | (p_match > 1)
-    if bad.any():
-        raise DataValidationError(
-            f"{int(bad.sum())} pair(s) passed to {func} have a p_match that is NaN, infinite or "
-            f"outside [0, 1] (first: {p_match[bad][0]!r}); pass probabilities."
-        )
-    return pairs["mentee_id"].to_numpy(), pairs["mentor_id"].to_numpy(), p_match
 
 
 def _empty_assignment() -> pd.DataFrame:

@@ -39,8 +39,12 @@ class Answer:
         return self.json()["error"]["code"]
 
 
-def call(base: str, method: str, path: str, key: str | None = None, body=None, timeout: float = 60) -> Answer:
-    data = None if body is None else json.dumps(body).encode()
+def call(
+    base: str, method: str, path: str, key: str | None = None, body=None, timeout: float = 60,
+    raw: bytes | None = None,
+) -> Answer:
+    """One request: ``body`` sent as JSON, or ``raw`` bytes as they are (malformed JSON)."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(base + path, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")

@@ -9,66 +9,19 @@ the next request) and the admin scope may make one request a minute (the 429 tes
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from db import get_engine
 from db.schema import interactions, recommendation_events, recommendation_lists
-from eval.training_run import run_training
-from index import build_index_from_db
 from retrieval import Recommender
 from service.keys import create_key, revoke_key
-from synthetic import generate_world, write_world
-
-ROOT = Path(__file__).resolve().parents[2]
-SMALL = {"random_forest": {"n_estimators": 20}, "xgboost_classifier": {"n_estimators": 20},
-         "xgboost_ranker": {"n_estimators": 60}}
-START_TIMEOUT = 90.0
-
-
-class Answer:
-    def __init__(self, status: int, headers, body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    @property
-    def code(self) -> str:
-        return self.json()["error"]["code"]
-
-
-def call(base: str, method: str, path: str, key: str | None = None, body=None, raw: bytes | None = None) -> Answer:
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(base + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if key is not None:
-        request.add_header("Authorization", f"Bearer {key}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return Answer(response.status, response.headers, response.read())
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, exc.headers, exc.read())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.service.support import build_artifacts, call, serve, write_small_world
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +29,9 @@ def built(tmp_path_factory, encoder):
     """(folder, db url, artifacts, copy url): a served database and a copy for the Python API."""
     folder = tmp_path_factory.mktemp("service")
     db_url = f"sqlite:///{folder / 'mm.db'}"
-    engine = get_engine(db_url)
-    write_world(engine, generate_world(n_mentors=80, n_mentees=60, interactions_per_mentee=5, seed=5),
-                progress=False)
-    engine.dispose()
+    write_small_world(db_url)
     artifacts = folder / "artifacts"
-    build_index_from_db(db_url, artifacts, progress=False, encoder=encoder)
-    run_training(db_url, artifacts, seed=5, encoder=encoder, progress=False, n_jobs=1, params=SMALL)
+    build_artifacts(db_url, artifacts, encoder)
     shutil.copy(folder / "mm.db", folder / "copy.db")
     return folder, db_url, artifacts, f"sqlite:///{folder / 'copy.db'}"
 
@@ -100,43 +49,12 @@ def keys(built):
 
 @pytest.fixture(scope="module")
 def server(built, keys):
-    """Base URL of a uvicorn process serving the built world (killed at teardown)."""
+    """Base URL of a uvicorn process serving the built world (killed at teardown); the admin
+    scope may make one request a minute, the others their default limits."""
     folder, db_url, artifacts, _ = built
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MENTOR_MATCH_DB_URL": db_url,
-           "MENTOR_MATCH_ARTIFACTS": str(artifacts), "MENTOR_MATCH_KEY_CACHE_SECONDS": "0",
-           "MENTOR_MATCH_RATE_LIMIT_ADMIN": "1/minute", "MENTOR_MATCH_RATE_LIMIT_READ": "1000/second",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = open(folder / "uvicorn.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"uvicorn exited: {(folder / 'uvicorn.log').read_text()[-3000:]}")
-            try:
-                if call(base, "GET", "/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"uvicorn did not start in {START_TIMEOUT} s")
-            time.sleep(0.2)
+    with serve(db_url, artifacts, folder / "uvicorn.log", MENTOR_MATCH_RATE_LIMIT_ADMIN="1/minute",
+               MENTOR_MATCH_RATE_LIMIT_READ="1000/second", MENTOR_MATCH_RATE_LIMIT_FEEDBACK="50/second") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
 
 
 def test_health_and_readiness(server):
