@@ -22,6 +22,7 @@ One experiment's log (``experiment="name"``) is:
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import NamedTuple
 
 import pandas as pd
@@ -40,7 +41,7 @@ from db.schema import (
     recommendation_feedback,
     recommendation_lists,
 )
-from mentor_match.errors import UnknownEntityError
+from mentor_match.errors import InvalidParameterError, UnknownEntityError
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +56,20 @@ class LogFrames(NamedTuple):
     events: pd.DataFrame  # recommendation_events: one row per outcome event
 
 
-def load_log(bind: Engine | Connection, *, experiment: str | None = None) -> LogFrames:
+def load_log(
+    bind: Engine | Connection, *, experiment: str | None = None,
+    since: datetime | None = None, until: datetime | None = None,
+) -> LogFrames:
     """The recommendation log, read in one transaction and validated (see the module doc).
 
     ``experiment=None`` reads every row of the three tables, slots written before the log
     existed (``list_id`` NULL) included. A named experiment with no list in the log is an
     :class:`~mentor_match.errors.UnknownEntityError` that names the experiments there are.
+
+    ``since`` / ``until`` (naive UTC, end excluded) read a window only, in the database: the
+    lists created in it, their slots and events (whenever those happened), and the list-less
+    events of those lists' mentees from ``since`` on. A monitor over the last weeks of a
+    long log reads those weeks, not the whole log.
 
     >>> from sqlalchemy import create_engine
     >>> from db.loading import create_schema
@@ -75,25 +84,22 @@ def load_log(bind: Engine | Connection, *, experiment: str | None = None) -> Log
         lists_query = select(recommendation_lists)
         slots_query = select(recommendation_feedback)
         events_query = select(recommendation_events)
-        if experiment is not None:
-            lists_query = lists_query.where(recommendation_lists.c.experiment == experiment)
-            list_ids = select(recommendation_lists.c.list_id).where(
-                recommendation_lists.c.experiment == experiment
-            )
+        chosen = _chosen_lists(experiment, since, until)
+        if chosen:
+            lists_query = lists_query.where(*chosen)
+            list_ids = select(recommendation_lists.c.list_id).where(*chosen)
             mentee_ids = select(recommendation_lists.c.mentee_id).where(
-                recommendation_lists.c.experiment == experiment,
-                recommendation_lists.c.mentee_id.is_not(None),
+                *chosen, recommendation_lists.c.mentee_id.is_not(None),
             )
+            listless = recommendation_events.c.list_id.is_(None) & recommendation_events.c.mentee_id.in_(mentee_ids)
+            if since is not None:
+                listless = listless & (recommendation_events.c.occurred_at >= since)
             slots_query = slots_query.where(recommendation_feedback.c.list_id.in_(list_ids))
-            events_query = events_query.where(
-                or_(
-                    recommendation_events.c.list_id.in_(list_ids),
-                    recommendation_events.c.list_id.is_(None)
-                    & recommendation_events.c.mentee_id.in_(mentee_ids),
-                )
-            )
+            events_query = events_query.where(or_(recommendation_events.c.list_id.in_(list_ids), listless))
         lists = _read(conn, recommendation_lists, lists_query)
-        if experiment is not None and lists.empty:
+        if experiment is not None and lists.empty and not conn.execute(
+            select(recommendation_lists.c.list_id).where(recommendation_lists.c.experiment == experiment).limit(1)
+        ).first():  # an empty window of a known experiment is empty, not unknown
             raise UnknownEntityError(_unknown_experiment_message(conn, experiment))
         slots = _read(conn, recommendation_feedback, slots_query)
         events = _read(conn, recommendation_events, events_query)
@@ -153,6 +159,24 @@ def served_slots(frames: LogFrames) -> pd.DataFrame:
     ]
     joined = slots.merge(lists, on="list_id", how="inner", validate="many_to_one")
     return joined.sort_values(["created_at", "list_id", "recommended_rank"], kind="stable").reset_index(drop=True)
+
+
+def _chosen_lists(experiment: str | None, since: datetime | None, until: datetime | None) -> list:
+    """The WHERE terms on ``recommendation_lists`` of a read (empty: every list)."""
+    if since is not None and until is not None and not until > since:
+        raise InvalidParameterError(
+            f"load_log: the window must end after it starts; got since={since.isoformat()} and "
+            f"until={until.isoformat()}."
+        )
+    lists = recommendation_lists.c
+    terms = []
+    if experiment is not None:
+        terms.append(lists.experiment == experiment)
+    if since is not None:
+        terms.append(lists.created_at >= since)
+    if until is not None:
+        terms.append(lists.created_at < until)
+    return terms
 
 
 def _read(conn: Connection, table: Table, query) -> pd.DataFrame:

@@ -185,6 +185,15 @@ def _unavailable(reason: str) -> dict[str, Any]:
     return {"available": False, "reason": reason, "status": "unavailable"}
 
 
+def check_window(since: datetime, until: datetime) -> None:
+    """:class:`InvalidParameterError` unless the monitored window ends after it starts."""
+    if not until > since:
+        raise InvalidParameterError(
+            f"The monitored window must end after it starts; got since={since.isoformat()} and "
+            f"until={until.isoformat()}. Pass --since earlier than --until."
+        )
+
+
 def monitor_report(
     frames: LogFrames,
     samples: Mapping[str, TrainingSample | str],
@@ -204,11 +213,7 @@ def monitor_report(
     """
     drop_alert = check_number("drop_alert", drop_alert, "monitor_report", low=0, high=1, low_open=True)
     drift_reference = check_choice("drift_reference", drift_reference, "monitor_report", DRIFT_REFERENCES)
-    if not until > since:
-        raise InvalidParameterError(
-            f"The monitored window must end after it starts; got since={since.isoformat()} and "
-            f"until={until.isoformat()}. Pass --since earlier than --until."
-        )
+    check_window(since, until)
     previous_since = since - (until - since)
     current = period_health(frames, since, until)
     previous = period_health(frames, previous_since, since)

@@ -10,7 +10,7 @@ from typing import Any
 
 from db.engine import get_engine
 from db.log_reading import load_log
-from eval.monitor.report import DRIFT_REFERENCE, DROP_ALERT, monitor_report
+from eval.monitor.report import DRIFT_REFERENCE, DROP_ALERT, check_window, monitor_report
 from eval.monitor.writing import write_monitor
 from mentor_match.errors import ArtifactError, InvalidParameterError
 from ranking.snapshot import TrainingSample, load_training_sample
@@ -69,9 +69,11 @@ def run_monitor(
     unavailable with the reason; the rest of the report stands."""
     until = until if until is not None else datetime.now(timezone.utc).replace(tzinfo=None)
     since = since if since is not None else until - timedelta(days=DEFAULT_DAYS)
+    check_window(since, until)
     engine = get_engine(db_url)
     try:
-        frames = load_log(engine)
+        # The two periods compared, read in the database (a long log is not read whole).
+        frames = load_log(engine, since=since - (until - since), until=until)
     finally:
         engine.dispose()
     samples: dict[str, TrainingSample | str] = {}

@@ -10,7 +10,12 @@ from db.engine import get_engine
 from db.loading import create_schema
 from db.log_reading import load_log, served_slots
 from db.schema import recommendation_events, recommendation_feedback, recommendation_lists
-from mentor_match.errors import DataValidationError, SchemaError, UnknownEntityError
+from mentor_match.errors import (
+    DataValidationError,
+    InvalidParameterError,
+    SchemaError,
+    UnknownEntityError,
+)
 from synthetic import generate_world, write_world
 
 T0 = pd.Timestamp("2026-03-02 09:00").to_pydatetime()
@@ -99,6 +104,42 @@ def test_an_experiments_log_is_its_lists_their_slots_and_its_mentees_events_post
     try:
         _fill(engine, log_world)
         _check_experiment_log(engine)
+    finally:
+        engine.dispose()
+
+
+def _check_windowed_log(engine) -> None:
+    since, until = T0 + pd.Timedelta(minutes=1), T0 + pd.Timedelta(minutes=10)
+    whole = load_log(engine)
+    window = load_log(engine, since=since, until=until)
+    created = whole.lists["created_at"]
+    expected = whole.lists[(created >= since) & (created < until)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(window.lists, expected)
+    assert sorted(window.lists["list_id"]) == [_lid(2), _lid(5)]
+    pd.testing.assert_frame_equal(
+        window.slots, whole.slots[whole.slots["list_id"].isin(expected["list_id"])].reset_index(drop=True)
+    )
+    # the windowed lists' mentees' list-less events from `since` on; no event of other lists
+    assert sorted(window.events["event_id"]) == ["loose-exp1-mentee"]
+    assert sorted(load_log(engine, experiment="exp1", since=T0 + pd.Timedelta(minutes=6)).lists["list_id"]) == [_lid(5)]
+    # a known experiment with nothing in the window is an empty read, not an unknown name
+    assert [len(f) for f in load_log(engine, experiment="exp2", since=since, until=until)] == [0, 0, 0]
+
+
+def test_a_window_of_the_log_is_read_in_the_database_sqlite(log_world, sqlite_url):
+    engine = get_engine(sqlite_url)
+    _fill(engine, log_world)
+    _check_windowed_log(engine)
+    with pytest.raises(InvalidParameterError, match="must end after it starts"):
+        load_log(engine, since=T0, until=T0)
+
+
+@pytest.mark.postgres
+def test_a_window_of_the_log_is_read_in_the_database_postgres(log_world, new_pg_database):
+    engine = get_engine(new_pg_database())
+    try:
+        _fill(engine, log_world)
+        _check_windowed_log(engine)
     finally:
         engine.dispose()
 
