@@ -29,6 +29,7 @@ benchmark -- and no unchanged mentor is prepared again.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -175,6 +176,7 @@ class LiveMentors:
         self.vectors = vectors
         self.refresh_interval = refresh_interval
         self._next = self._after_interval()
+        self.read_at = time.time()  # when the mentors were last read from the database
 
     def _after_interval(self) -> float:
         return np.inf if self.refresh_interval is None else time.monotonic() + self.refresh_interval
@@ -188,11 +190,13 @@ class LiveMentors:
         started = time.perf_counter()
         embedded = self.vectors.encoded
         try:
+            read_at = time.time()
             changes = self.feed.read()
             counts = {"changed": 0, "added": 0, "removed": 0}
             if not changes.empty:
                 stages, counts = apply_changes(stages, changes, self.vectors)
             self.feed.commit(changes)
+            self.read_at = read_at
         finally:
             self._next = self._after_interval()
         summary = RefreshSummary(
@@ -266,6 +270,25 @@ def apply_changes(
     _ = live.excluded.allowed
     counts = {"changed": int(served.sum()), "added": int(new.sum()), "removed": len(removed_rows)}
     return stages.with_mentors(refreshed, live, np.unique(written)), counts
+
+
+def artifact_links(artifacts: Path, experiment: Experiment | None = None) -> dict[str, str]:
+    """What each artifact :func:`load_live` reads resolves to now (``artifacts/index``, each
+    variant's ranker and heads): a publish swaps a link, so a change here means a reload
+    would serve something new. A missing one resolves to itself.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / ".index-v1").mkdir()
+    >>> (folder / "index").symlink_to(".index-v1")
+    >>> Path(artifact_links(folder)[str(folder / "index")]).name
+    '.index-v1'
+    """
+    experiment = Experiment.single() if experiment is None else experiment
+    paths = [artifacts / "index"]
+    for variant in experiment.variants:
+        paths += [variant.ranker_path(artifacts), variant.heads_path(artifacts)]
+    return {str(path): os.path.realpath(path) for path in paths if path is not None}
 
 
 def load_live(

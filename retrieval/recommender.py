@@ -58,7 +58,7 @@ from ranking.preranker import Preranker
 from retrieval.catalogue import Catalogue
 from retrieval.experiments import Experiment
 from retrieval.exploration import explore, list_seed
-from retrieval.live import LiveMentors, RefreshSummary, load_live
+from retrieval.live import LiveMentors, RefreshSummary, artifact_links, load_live
 from retrieval.market import MarketPrices, PriceSettings, priced_top_k, request_curve
 from retrieval.mentees import FrameMentees, MenteePage
 from retrieval.profile import Query, validate_profile
@@ -97,6 +97,7 @@ class Recommender:
         self._encoder = source.encoder if source is not None else EncoderSlot(encoder)
         self._source = source  # where load() read the stages from, for reload()
         self._live = live
+        self._links: dict[str, str] = {}  # what the served artifacts resolved to at the last load
         self._update_lock = threading.Lock()  # one refresh or reload at a time
         self.experiment = Experiment.single(stages.control) if experiment is None else experiment
         missing = sorted(set(self.experiment.shares) - set(stages.arms))
@@ -134,13 +135,16 @@ class Recommender:
         engine = get_engine(db_url)
         source = _Source(Path(artifacts), engine, strict, refresh_interval, EncoderSlot(encoder), experiment)
         try:
+            links = source.links()  # read first: a publish during the load shows as a change
             stages, live = source.load()
         except BaseException:
             engine.dispose()
             raise
         if log is True:
             log = RecommendationLog(engine)
-        return cls(stages, source=source, live=live, experiment=experiment, log=log or None, clock=clock)
+        recommender = cls(stages, source=source, live=live, experiment=experiment, log=log or None, clock=clock)
+        recommender._links = links
+        return recommender
 
     @classmethod
     def from_components(
@@ -174,8 +178,32 @@ class Recommender:
         if self._source is None:
             raise InvalidParameterError("reload() needs a Recommender made by Recommender.load(artifacts, db_url).")
         with self._update_lock:
+            links = self._source.links()
             self._stages, self._live = self._source.load()
+            self._links = links
             self._update_prices()
+
+    def published_changed(self) -> bool:
+        """Whether an artifact this recommender serves (index, a variant's ranker or heads) was
+        published anew since it was loaded: :meth:`reload` would serve something else."""
+        if self._source is None:
+            return False
+        return self._source.links() != self._links
+
+    def reload_if_published(self) -> bool:
+        """:meth:`reload` when :meth:`published_changed` (the service's watch calls this);
+        whether it reloaded."""
+        if not self.published_changed():
+            return False
+        self.reload()
+        return True
+
+    @property
+    def catalogue_age(self) -> float | None:
+        """Seconds since the mentors were last read from the database (a refresh or a load);
+        None for a static recommender. It grows while no query comes: a refresh is due at the
+        next query after the interval."""
+        return None if self._live is None else max(time.time() - self._live.read_at, 0.0)
 
     @property
     def market(self) -> MarketPrices | None:
@@ -477,6 +505,9 @@ class _Source(NamedTuple):
     refresh_interval: float | None
     encoder: EncoderSlot
     experiment: Experiment | None
+
+    def links(self) -> dict[str, str]:
+        return artifact_links(self.artifacts, self.experiment)
 
     def load(self) -> tuple[Stages, LiveMentors]:
         return load_live(self.artifacts, self.engine, strict=self.strict, get_encoder=self.encoder.get,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -138,9 +139,12 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
         )
         app.state.service = ServiceState(settings, rec, engine, metrics)
         logger.info("serving %s from %s", settings.artifacts, engine.url.render_as_string(hide_password=True))
+        watch = ArtifactWatch(rec, settings.watch_interval, metrics) if settings.watch_interval else None
         try:
             yield
         finally:
+            if watch is not None:
+                watch.stop()
             if owned:
                 rec.close()  # writes what the log still holds
             engine.dispose()
@@ -188,6 +192,7 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
         s: ServiceState | None = getattr(request.app.state, "service", None)
         if s is not None:
             metrics.update_log(s.recommender.log_stats)
+            metrics.update_catalogue(s.recommender.catalogue_age)
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
@@ -263,10 +268,43 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
         """Pick up newly published artifacts; requests in flight finish on the old ones."""
         s = state(request)
         started = time.perf_counter()
-        s.recommender.reload()
+        try:
+            s.recommender.reload()
+        except BaseException:
+            s.metrics.reloads.labels("admin", "failed").inc()
+            raise
+        s.metrics.reloads.labels("admin", "ok").inc()
         return {"status": "reloaded", "seconds": round(time.perf_counter() - started, 3)}
 
     return app
+
+
+class ArtifactWatch:
+    """A daemon thread that looks at the artifact links every ``interval`` seconds and reloads
+    the recommender when one was published anew (requests in flight finish on the old
+    stages). A failed reload is logged and counted; the service goes on with what it has."""
+
+    def __init__(self, recommender: Recommender, interval: float, metrics: Metrics) -> None:
+        self.recommender = recommender
+        self.interval = interval
+        self.metrics = metrics
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="artifact-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                if self.recommender.reload_if_published():
+                    logger.info("reloaded newly published artifacts")
+                    self.metrics.reloads.labels("watch", "ok").inc()
+            except Exception as exc:  # noqa: BLE001 - keep serving the last good stages
+                logger.warning("reloading newly published artifacts failed; serving the previous ones: %s", exc)
+                self.metrics.reloads.labels("watch", "failed").inc()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 def _presented_key(request: Request) -> str | None:

@@ -20,7 +20,9 @@ class Settings:
     """What :func:`service.app.create_app` needs. ``db_url`` None: ``MENTOR_MATCH_DB_URL`` or the
     embedded default, as everywhere else; ``rate_limits``: per scope; ``key_cache_seconds``:
     how long a looked-up key is trusted before it is read again (a revocation takes effect
-    within it); ``log_saturation``: pending log rows at which ``/readyz`` says not ready."""
+    within it); ``log_saturation``: pending log rows at which ``/readyz`` says not ready;
+    ``watch_interval``: seconds between looks at the artifact links, a newly published index,
+    ranker or heads being reloaded (None: only ``POST /v1/admin/reload``)."""
 
     db_url: str | None = None
     artifacts: Path = Path("artifacts")
@@ -30,6 +32,7 @@ class Settings:
     rate_limits: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     key_cache_seconds: float = 5.0
     log_saturation: int = 40_000
+    watch_interval: float | None = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,16 +49,22 @@ class Settings:
         }
         experiment = env.get("MENTOR_MATCH_EXPERIMENT")
         refresh = env.get("MENTOR_MATCH_REFRESH_INTERVAL", "5")
+        watch = env.get("MENTOR_MATCH_WATCH_INTERVAL", "10")
         return cls(
             db_url=env.get("MENTOR_MATCH_DB_URL") or None,
             artifacts=Path(env.get("MENTOR_MATCH_ARTIFACTS", "artifacts")),
             experiment=Path(experiment) if experiment else None,
-            refresh_interval=None if refresh.lower() in ("", "none", "off") else _number("MENTOR_MATCH_REFRESH_INTERVAL", refresh),
+            refresh_interval=None if _off(refresh) else _number("MENTOR_MATCH_REFRESH_INTERVAL", refresh),
             rate_limit_storage=env.get("MENTOR_MATCH_RATE_LIMIT_STORAGE", "memory://"),
             rate_limits=limits,
             key_cache_seconds=_number("MENTOR_MATCH_KEY_CACHE_SECONDS", env.get("MENTOR_MATCH_KEY_CACHE_SECONDS", "5")),
+            watch_interval=None if _off(watch) else _number("MENTOR_MATCH_WATCH_INTERVAL", watch),
             log_saturation=int(_number("MENTOR_MATCH_LOG_SATURATION", env.get("MENTOR_MATCH_LOG_SATURATION", "40000"))),
         )
+
+
+def _off(text: str) -> bool:
+    return text.strip().lower() in ("", "none", "off")
 
 
 def _number(name: str, text: str) -> float:

@@ -46,6 +46,19 @@ class Metrics:
         self.log_dropped = Gauge("mentor_match_log_dropped_rows", "Served lists the log dropped (buffer full).",
                                  registry=r, **gauge)
         self.log_written = Gauge("mentor_match_log_written_rows", "Served lists the log wrote.", registry=r, **gauge)
+        oldest = {"multiprocess_mode": "livemax"} if self.multiprocess else {}
+        self.catalogue_age = Gauge(
+            "mentor_match_catalogue_refresh_age_seconds",
+            "Seconds since the mentors were last read from the database (the stalest worker's).",
+            registry=r, **oldest,
+        )
+        self.reloads = Counter("mentor_match_reloads", "Artifact reloads, by trigger (admin, watch) and result.",
+                               ["trigger", "result"], registry=r)
+
+    def update_catalogue(self, age: float | None) -> None:
+        """Set the catalogue's refresh age (None: a static recommender, nothing to set)."""
+        if age is not None:
+            self.catalogue_age.set(age)
 
     def update_log(self, stats) -> None:
         """Set the log gauges from :class:`db.log.LogStats` (None: no log)."""

@@ -1,6 +1,8 @@
-"""The service on PostgreSQL through a TCP proxy (tests/db/proxy.py): a database outage
-answers 503 ``database_unavailable`` (and ``/readyz`` 503), and the same process serves
-again once the database is back, without a restart."""
+"""The service under faults and changes: on PostgreSQL through a TCP proxy
+(tests/db/proxy.py) a database outage answers 503 ``database_unavailable`` (and ``/readyz``
+503), and the same process serves again once the database is back, without a restart; a
+ranker published while it serves is picked up by an admin reload under load, or by the
+watch on the artifact links."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def pg_served(tmp_path_factory, encoder, new_pg_database):
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     try:
         with serve(proxied, folder / "artifacts", folder / "uvicorn.log",
-                   MENTOR_MATCH_REFRESH_INTERVAL="none") as base:
+                   MENTOR_MATCH_REFRESH_INTERVAL="none", MENTOR_MATCH_WATCH_INTERVAL="off") as base:
             yield base, key, admin, proxy, db_url, folder / "artifacts"
     finally:
         proxy.stop()
@@ -112,3 +114,33 @@ def test_a_reload_under_load_serves_a_newly_published_ranker(pg_served, encoder)
     new_version = _logged_version(db_url, after["list_id"])
     published = Ranker.load(artifacts / "ranker").manifest.version
     assert new_version == published != old_version
+
+
+def test_a_ranker_published_while_serving_is_picked_up_by_the_watch(tmp_path, encoder):
+    """No admin call: the service looks at the artifact links every half second and serves
+    the newly published ranker; the reload is counted in /metrics."""
+    db_url = f"sqlite:///{tmp_path / 'mm.db'}"
+    write_small_world(db_url)
+    artifacts = tmp_path / "artifacts"
+    build_artifacts(db_url, artifacts, encoder)
+    engine = get_engine(db_url)
+    key = create_key(engine, ["read"], "watch")[0]
+    engine.dispose()
+    path = "/v1/mentees/4/recommendations?k=5"
+    with serve(db_url, artifacts, tmp_path / "uvicorn.log", MENTOR_MATCH_WATCH_INTERVAL="0.5") as base:
+        old_version = _logged_version(db_url, call(base, "GET", path, key=key).json()["list_id"])
+        run_training(db_url, artifacts, seed=6, encoder=encoder, progress=False, n_jobs=1, params=SMALL)
+        published = Ranker.load(artifacts / "ranker").manifest.version
+        assert published != old_version
+        deadline = time.monotonic() + RECOVERY_TIMEOUT
+        while True:
+            answer = call(base, "GET", path, key=key)
+            assert answer.status == 200, answer.body
+            version = _logged_version(db_url, answer.json()["list_id"])
+            if version == published or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert version == published
+        metrics = call(base, "GET", "/metrics").body.decode()
+    assert 'mentor_match_reloads_total{result="ok",trigger="watch"} 1.0' in metrics or \
+        'mentor_match_reloads_total{trigger="watch",result="ok"} 1.0' in metrics

@@ -1,7 +1,7 @@
 """The REST service against a real uvicorn process on loopback.
 
-One small generated world per module (real MiniLM for the index and training, FAISS,
-XGBoost, SQLite), served by ``uvicorn --factory service.app:create_app`` on a free port.
+One small generated world per database (real MiniLM for the index and training, FAISS,
+XGBoost; SQLite, and PostgreSQL when ``MENTOR_MATCH_TEST_PG_URL`` names a server), served by ``uvicorn --factory service.app:create_app`` on a free port.
 The process loads MiniLM itself only for the one ad-hoc profile test. Keys are made in the
 database as ``scripts/apikey.py`` makes them; the key cache is off (a revocation counts at
 the next request) and the admin scope may make one request a minute (the 429 test).
@@ -9,7 +9,6 @@ the next request) and the admin scope may make one request a minute (the 429 tes
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -24,16 +23,21 @@ from service.keys import create_key, revoke_key
 from tests.service.support import build_artifacts, call, serve, write_small_world
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, encoder):
-    """(folder, db url, artifacts, copy url): a served database and a copy for the Python API."""
-    folder = tmp_path_factory.mktemp("service")
-    db_url = f"sqlite:///{folder / 'mm.db'}"
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def built(request, tmp_path_factory, encoder):
+    """(folder, db url, artifacts, copy url): a served database and a copy for the Python API
+    (the same generated world written twice), on SQLite and on PostgreSQL."""
+    folder = tmp_path_factory.mktemp(f"service-{request.param}")
+    if request.param == "sqlite":
+        db_url, copy_url = f"sqlite:///{folder / 'mm.db'}", f"sqlite:///{folder / 'copy.db'}"
+    else:
+        make = request.getfixturevalue("new_pg_database")
+        db_url, copy_url = make(), make()
     write_small_world(db_url)
+    write_small_world(copy_url)
     artifacts = folder / "artifacts"
     build_artifacts(db_url, artifacts, encoder)
-    shutil.copy(folder / "mm.db", folder / "copy.db")
-    return folder, db_url, artifacts, f"sqlite:///{folder / 'copy.db'}"
+    return folder, db_url, artifacts, copy_url
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +222,11 @@ def test_metrics_have_millisecond_buckets_and_count_requests(server, keys):
     assert 'mentor_match_requests_total{endpoint="/v1/mentees/{mentee_id}/recommendations",method="GET",status="200"}' in text
     assert 'mentor_match_lists_total{variant="control"}' in text
     assert "mentor_match_log_queue_depth" in text and "mentor_match_log_dropped_rows" in text
+    assert 'mentor_match_reloads_total{result="ok",trigger="admin"}' in text or \
+        'mentor_match_reloads_total{trigger="admin",result="ok"}' in text  # the reload tests ran first
+    age = float(next(line.split()[1] for line in text.splitlines()
+                     if line.startswith("mentor_match_catalogue_refresh_age_seconds ")))
+    assert 0.0 <= age < 600.0  # the catalogue read the database when this module's server started
 
 
 def test_a_reload_during_load_fails_no_request(server, keys):
