@@ -292,6 +292,14 @@ class Recommender:
                 self._update_lock.release()
         return self._stages
 
+    def _goal_vector(self, goals: str) -> np.ndarray:
+        """An ad-hoc profile's goal vector: through the embedding cache's snapshot and the
+        bounded map of texts encoded while serving, as a known mentee's (a repeated text is
+        encoded once); a static recommender encodes it."""
+        if self._live is not None:
+            return self._live.vectors.get([goals])[0]
+        return self._encoder.get().encode([goals], progress=False)[0]
+
     @property
     def stages(self) -> Stages:
         """The current catalogue, index and arms (read once, they belong together)."""
@@ -340,7 +348,7 @@ class Recommender:
             variant = self.experiment.assign(query.mentee_id)
         else:
             fields = validate_profile(profile)
-            query = Query.from_profile(fields, self._encoder.get().encode([fields["goals"]], progress=False)[0])
+            query = Query.from_profile(fields, self._goal_vector(fields["goals"]))
             variant = self.experiment.control  # no id to hash: ad-hoc profiles see the control
         arm = stages.arm(variant)
         list_id = new_list_id()

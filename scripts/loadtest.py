@@ -1,7 +1,7 @@
 """Load benchmark of the REST service: throughput and latency at N mentors, memory per worker.
 
     python scripts/loadtest.py [--mentors 100000] [--clients 1,8,32] [--seconds 20]
-        [--workers 2] [--mmap both|on|off] [--work DIR] [--json OUT]
+        [--workers 2] [--mmap both|on|off] [--work DIR] [--json OUT] [--profile N]
 
 Builds (or reuses, from ``--work``) a served world of N mentors as the benchmark does
 (``eval.benchmark``): a small generated base world is indexed with MiniLM and a ranker is
@@ -14,13 +14,16 @@ the known-mentee endpoint and on the ad-hoc profile endpoint, printing requests/
 p99 and the errors. Resident memory per worker (RSS, PSS, USS from psutil) is read when
 ready and after each endpoint's runs (the ad-hoc path loads the encoder into each worker),
 with the index memory-mapped (``MENTOR_MATCH_MMAP=1``, as ``make serve``) and/or read into
-each worker. The figures are reported, not asserted (docs/service.md).
+each worker. ``--profile N`` serves N known-mentee lists in this process instead, as a
+worker does, and shares the time out by stage (cProfile). The figures are reported, not
+asserted (docs/service.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +45,8 @@ sys.path.insert(0, str(ROOT))
 
 START_TIMEOUT = 300.0
 K = 10
+ADHOC_REQUESTS = 50_000
+"""Distinct ad-hoc requests prepared (more than any run sends at this machine's rates)."""
 
 
 def build_world(work: Path, mentors: int, base_mentors: int, base_mentees: int, seed: int) -> dict:
@@ -204,15 +210,14 @@ def request_bytes(method: str, path: str, key: str, body: bytes | None) -> bytes
 
 
 async def one_client(port: int, requests: list[bytes], deadline: float, latencies: list[float],
-                     errors: list[str], offset: int) -> None:
-    """Send ``requests`` in turn on one keep-alive connection until ``deadline``."""
+                     errors: list[str], turn: Iterator[int]) -> None:
+    """Send ``requests`` on one keep-alive connection until ``deadline``, each the next of
+    ``turn`` (shared by the clients and the runs: no request is sent twice before all were)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = offset
     try:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            writer.write(requests[i % len(requests)])
-            i += 1
+            writer.write(requests[next(turn) % len(requests)])
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
             length = 0
@@ -228,15 +233,15 @@ async def one_client(port: int, requests: list[bytes], deadline: float, latencie
         writer.close()
 
 
-def run_load(port: int, requests: list[bytes], clients: int, seconds: float) -> dict:
+def run_load(port: int, requests: list[bytes], clients: int, seconds: float, turn: Iterator[int]) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
 
     async def main() -> float:
         started = time.perf_counter()
         deadline = started + seconds
-        await asyncio.gather(*(one_client(port, requests, deadline, latencies, errors, c * 7919)
-                               for c in range(clients)))
+        await asyncio.gather(*(one_client(port, requests, deadline, latencies, errors, turn)
+                               for _ in range(clients)))
         return time.perf_counter() - started
 
     elapsed = asyncio.run(main())
@@ -259,10 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "mm-loadtest")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="instead of the load: N known-mentee lists in this process, as a worker "
+                             "serves them (index mapped, log on), timed, then profiled by stage")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
 
     world = build_world(args.work, args.mentors, args.base_mentors, args.base_mentees, args.seed)
+    if args.profile:
+        print_profile(profile_lists(world, args.profile, args.seed))
+        return 0
     from db.engine import get_engine
     from service.keys import create_key
 
@@ -272,8 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     known = [request_bytes("GET", f"/v1/mentees/{m}/recommendations?k={K}", key, None)
              for m in rng.permutation(world["mentee_ids"])]
-    adhoc = [request_bytes("POST", "/v1/recommendations", key, json.dumps({"profile": p, "k": K}).encode())
-             for p in world["profiles"]]
+    # Every ad-hoc request a new text (a numbered sentence appended), so that each one pays
+    # for its MiniLM encoding as a new visitor does, whatever the service caches.
+    profiles = world["profiles"]
+    adhoc = [request_bytes("POST", "/v1/recommendations", key, json.dumps({
+        "profile": {**profiles[i % len(profiles)], "goals": f"{profiles[i % len(profiles)]['goals']} (visit {i})"},
+        "k": K}).encode()) for i in range(ADHOC_REQUESTS)]
     result = {"mentors": args.mentors, "spec": world["spec"], "workers": args.workers, "seconds": args.seconds,
               "machine": {"cpus": os.cpu_count(), "processor": _cpu_name(), "python": platform.python_version()},
               "runs": []}
@@ -283,9 +298,10 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_ready()
             memory = {"mmap": mmap, "idle": server.memory()}
             for name, requests in (("known mentee", known), ("ad-hoc profile", adhoc)):
-                run_load(server.port, requests, 2 * args.workers, 2.0)  # warm-up: every worker, every path
+                turn = itertools.count()
+                run_load(server.port, requests, 2 * args.workers, 2.0, turn)  # warm-up: every worker, every path
                 for c in clients:
-                    row = {"mmap": mmap, "endpoint": name, **run_load(server.port, requests, c, args.seconds)}
+                    row = {"mmap": mmap, "endpoint": name, **run_load(server.port, requests, c, args.seconds, turn)}
                     result["runs"].append(row)
                     print(json.dumps(row), flush=True)
                 memory[f"after {name}"] = server.memory()
@@ -296,6 +312,67 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0
+
+
+STAGES = (
+    # (stage, file, function): each stage's time is its function's cumulative time
+    ("mentee row and contacts (2 SQL reads)", "retrieval/mentees.py", "_one"),
+    ("stage 1: FAISS search and filters", "retrieval/retriever.py", "search"),
+    ("pair features", "ranking/features.py", "pair_features"),
+    ("ranker score (XGBoost predict)", "retrieval/scoring.py", "scores"),
+    ("reasons: contributions (XGBoost)", "ranking/ranker.py", "contributions"),
+    ("reasons: wording", "retrieval/reasons.py", "explain"),
+    ("log: queue the list", "retrieval/recommender.py", "_log_list"),
+)
+
+
+def profile_lists(world: dict, n: int, seed: int) -> dict:
+    """Time ``n`` known-mentee lists as a worker serves them (median and mean ms), then
+    profile another ``n`` with cProfile and share the profiled time out by stage."""
+    import cProfile
+    import pstats
+
+    os.environ["MENTOR_MATCH_MMAP"] = "1"
+    from retrieval import Recommender
+
+    mentees = np.random.default_rng(seed).permutation(world["mentee_ids"])
+    ids = [int(mentees[i % len(mentees)]) for i in range(2 * n + 50)]
+    with Recommender.load(world["artifacts"], world["db_url"]) as rec:
+        for m in ids[:50]:  # warm-up: the prepared-profile cache, the page cache
+            rec.recommend(mentee_id=m, k=K)
+        took = []
+        for m in ids[50:50 + n]:
+            started = time.perf_counter()
+            rec.recommend(mentee_id=m, k=K)
+            took.append((time.perf_counter() - started) * 1000)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for m in ids[50 + n:]:
+            rec.recommend(mentee_id=m, k=K)
+        profiler.disable()
+    stats = pstats.Stats(profiler).stats  # {(file, line, function): (cc, nc, tottime, cumtime, callers)}
+
+    def cumulative(file: str, function: str) -> float:
+        return sum(v[3] for (f, _, name), v in stats.items() if f.endswith(file) and name == function)
+
+    total = cumulative("retrieval/recommender.py", "recommend")
+    stages = [{"stage": name, "ms_profiled": 1000 * cumulative(f, fn) / n, "share": cumulative(f, fn) / total}
+              for name, f, fn in STAGES]
+    rest = total - sum(cumulative(f, fn) for _, f, fn in STAGES)
+    stages.append({"stage": "the rest (pandas glue, candidates, results)", "ms_profiled": 1000 * rest / n,
+                   "share": rest / total})
+    return {"lists": n, "p50_ms": float(np.median(took)), "mean_ms": float(np.mean(took)),
+            "profiled_ms": 1000 * total / n, "stages": stages, "processor": _cpu_name()}
+
+
+def print_profile(result: dict) -> None:
+    print(f"\n{result['lists']} known-mentee lists in one process ({result['processor']}): "
+          f"p50 {result['p50_ms']:.2f} ms, mean {result['mean_ms']:.2f} ms unprofiled; "
+          f"{result['profiled_ms']:.2f} ms per list under cProfile, shared out:\n")
+    print("| stage | ms per list (profiled) | share |")
+    print("|---|---:|---:|")
+    for row in result["stages"]:
+        print(f"| {row['stage']} | {row['ms_profiled']:.2f} | {row['share']:.0%} |")
 
 
 def _cpu_name() -> str:

@@ -118,6 +118,24 @@ def test_a_mentee_who_signs_up_after_load_is_served_without_reload(db, encoder):
     assert batch.loc[batch["mentee_id"] == new_id, "mentor_id"].tolist() == _ids(recs)[:3]
 
 
+def test_an_ad_hoc_goal_is_encoded_once_and_a_cached_one_not_at_all(db, encoder):
+    """Ad-hoc profiles look their goals up as known mentees' are: a text of the embedding
+    cache or seen before is not encoded again, and the vector is the encoder's."""
+    rec = _load(db, encoder)
+    _, _, engine = db
+    vectors = rec._live.vectors
+    goals = "I would like to lead a platform team that runs Kubernetes at scale"
+    first = rec.recommend(profile={"goals": goals}, k=K)
+    assert vectors.encoded == 1
+    again = rec.recommend(profile={"goals": goals, "current_level": "junior"}, k=K)
+    assert vectors.encoded == 1  # the same text: its vector was kept
+    assert first and again
+    np.testing.assert_allclose(vectors.get([goals])[0], encoder.encode([goals], progress=False)[0], atol=1e-6)
+    stored = str(rec.mentee(_a_mentee(engine))["goals"])  # written to the cache by the build
+    rec.recommend(profile={"goals": stored}, k=K)
+    assert vectors.encoded == 1
+
+
 def test_a_mentee_whose_goals_changed_is_served_with_the_new_goals_at_once(db, encoder):
     rec = _load(db, encoder)
     _, _, engine = db
