@@ -234,8 +234,9 @@ def test_batches_of_mentees_with_few_candidates_are_ranked_per_mentee(rec, table
     key = ["mentee_id", "rank"]
     pd.testing.assert_frame_equal(
         whole.sort_values(key, ignore_index=True).drop(columns="list_id"),
-        small.sort_values(key, ignore_index=True).drop(columns="list_id"), rtol=1e-6,
-    )  # the same lists; each call serves (and logs) lists of its own ids
+        small.sort_values(key, ignore_index=True).drop(columns="list_id"), rtol=1e-5,
+    )  # the same lists (float32 similarities summed in other block shapes differ in the last
+    # bits, about 1e-6 relative); each call serves (and logs) lists of its own ids
     assert not small.duplicated(key).any()
 
 
