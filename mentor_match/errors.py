@@ -48,3 +48,7 @@ class UnknownEntityError(MentorMatchError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class ClusterError(MentorMatchError):
+    """A Dask cluster cannot be used: the extra is not installed or the scheduler does not answer."""

@@ -106,6 +106,7 @@ def assign_cohort(
     max_share: float | None = None,
     reasons: bool = True,
     progress: bool | None = None,
+    found: pd.DataFrame | None = None,
 ) -> CohortAssignment:
     """Assign the cohort ``mentee_ids`` to mentors: the most expected successful matches
     (``heads``' P(match)) among each mentee's top ``candidates``, under the free seats.
@@ -115,7 +116,11 @@ def assign_cohort(
     pair outside the candidates is scored all the same, one without a free seat is refused);
     ``min_new_mentors``: at least this many chosen pairs with a new mentor; ``max_share``: no
     mentor takes more than ``floor(max_share x len(mentee_ids))``; ``reasons``: word each
-    chosen pair's reasons (else the column is empty). The module docstring defines each.
+    chosen pair's reasons (else the column is empty); ``found``: the cohort's stage-1
+    candidates computed elsewhere (columns mentee_id, mentor_id, in pre-ranker order per
+    mentee, as :meth:`Recommender.retrieve` or :func:`retrieval.distributed.retrieve_distributed`
+    give them with the same ``candidates``) instead of searched here. The module docstring
+    defines each.
 
     Unknown or repeated mentee ids, unknown ids in the pairs and bad parameters raise before
     anything is returned; a demand above the free seats is reported, not refused.
@@ -153,8 +158,10 @@ def assign_cohort(
 
     # Stage 1 and the heads' scores, batch by batch; the mentees' mean contributions for the reasons.
     blocks, mean_contributions, dropped = [], {}, 0
-    for mentees, found in stages.candidate_batches(ids, candidates, batch_size=BATCH, progress=progress):
-        pairs = found[["mentee_id", "mentor_id"]]
+    batches = (stages.candidate_batches(ids, candidates, batch_size=BATCH, progress=progress) if found is None
+               else _frame_batches(catalogue, ids, found, candidates))
+    for mentees, batch in batches:
+        pairs = batch[["mentee_id", "mentor_id"]]
         if len(banned_keys):
             hit = pd.MultiIndex.from_frame(pairs).isin(banned_keys)
             dropped += int(hit.sum())
@@ -387,3 +394,19 @@ def seeking_mentee_ids(engine: Engine) -> list[int]:
     with connect(engine) as conn:
         return [int(m) for m in conn.execute(query).scalars().all()]
 
+
+def _frame_batches(catalogue, ids: list[int], found: pd.DataFrame, candidates: int):
+    """``found``'s candidates per batch of ``ids`` as ``Stages.candidate_batches`` yields them:
+    the batch's mentees read now, at most ``candidates`` rows of each, in ``found``'s order."""
+    missing = {"mentee_id", "mentor_id"} - set(found.columns)
+    if missing:
+        raise InvalidParameterError(
+            f"The candidates frame lacks the column(s) {sorted(missing)}; pass Recommender.retrieve's frame."
+        )
+    found = found.reset_index(drop=True)
+    rows_of = found.groupby("mentee_id", sort=False).indices
+    empty = np.empty(0, np.int64)
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        rows = np.concatenate([rows_of.get(int(m), empty)[:candidates] for m in batch])
+        yield catalogue.lookup(batch), found.iloc[rows].reset_index(drop=True)

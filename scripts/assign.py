@@ -4,13 +4,16 @@
                              [--per-mentee 1] [--candidates 50] [--banned pairs.csv] [--required pairs.csv]
                              [--min-new-mentors 0] [--max-share S] [--no-reasons]
                              [--out assignment.csv] [--report report.json]
+                             [--scheduler local[:N] | tcp://HOST:8786]
 
 --mentees reads a CSV with a mentee_id column; --all-seeking takes every active mentee without a
 running mentorship. --banned and --required read CSVs with mentee_id and mentor_id columns. The
 pairs are scored by the reciprocal heads in DIR/heads (scripts/train.py publishes them). Writes the
 table (mentee_id, mentor_id, expected_match, required, reasons) as CSV and the report as JSON,
 each to a temporary file renamed into place; on any error nothing is written. The database is
-not changed. Exit codes: 0 done; 2 bad input (one line on stderr); 1 another error.
+not changed. --scheduler (the `distributed` extra) finds the stage-1 candidates on a Dask cluster
+(retrieval/distributed.py; the same candidates as here), then scores and solves here. Exit codes:
+0 done; 2 bad input (one line on stderr; an unusable --scheduler too); 1 another error.
 See docs/cohort-assignment.md.
 """
 
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db import get_engine  # noqa: E402
 from mentor_match.errors import (  # noqa: E402
+    ClusterError,
     DataValidationError,
     InvalidParameterError,
     MentorMatchError,
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reasons", action="store_true", help="leave the reasons column empty (faster)")
     parser.add_argument("--out", default="assignment.csv", help="the table, CSV (default: assignment.csv)")
     parser.add_argument("--report", default="report.json", help="the report, JSON (default: report.json)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="find the candidates on a Dask cluster: local, local:N or tcp://HOST:PORT")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
@@ -79,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 mentee_ids = _ids(args.mentees)
             heads = ReciprocalModel.load(Path(args.artifacts) / "heads")
+            found = _candidates_on_cluster(args, mentee_ids) if args.scheduler else None
             done = assign_cohort(
                 recommender, mentee_ids, heads=heads, per_mentee=args.per_mentee, candidates=args.candidates,
+                found=found,
                 banned=banned, required=required, min_new_mentors=args.min_new_mentors,
                 max_share=args.max_share, reasons=not args.no_reasons,
             )
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.out): lambda f: done.table.to_csv(f, index=False),
             Path(args.report): lambda f: json.dump(done.report, f, indent=2),
         })
-    except (InvalidParameterError, UnknownEntityError, DataValidationError) as exc:
+    except (InvalidParameterError, UnknownEntityError, DataValidationError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT
     except MentorMatchError as exc:
@@ -103,6 +111,17 @@ def main(argv: list[str] | None = None) -> int:
           f"mentee(s) short; {report['blocking_pairs']['count']} blocking pair(s).")
     print(f"Wrote {args.out} and {args.report}.")
     return 0
+
+
+def _candidates_on_cluster(args: argparse.Namespace, mentee_ids: list[int]) -> pd.DataFrame:
+    """The cohort's stage-1 candidates, found on the cluster of --scheduler."""
+    from mentor_match.cluster import connect
+    from retrieval.cohort import BATCH
+    from retrieval.distributed import retrieve_distributed
+
+    with connect(args.scheduler) as client:
+        return retrieve_distributed(client, args.artifacts, args.db_url, mentee_ids, args.candidates,
+                                    batch_size=BATCH)
 
 
 def _ids(path: str) -> list[int]:

@@ -7,6 +7,9 @@ Writes benchmark.json (a public format) and benchmark.md into --out and prints t
 --assignment measures only the cohort solver (100,000 mentees x 10,000 mentors x 200 candidates,
 three runs, about a minute) and the congestion prices on the query path (100,000 mentors, 200
 candidates, 2,000 queries), and writes assignment.json into --out.
+--distributed measures only batch scoring in one process beside a Dask LocalCluster of 1 and 2
+workers (the `distributed` extra) at the first of --sizes (default 100,000 mentors; --quick: 2,000),
+with per-partition seconds and memory, and writes distributed.json into --out (docs/scaling.md).
 --quick runs a reduced set (one catalogue of 2,000 mentors, 20 queries) in about two minutes;
 --sizes and --queries still override it. The full default run takes about 15 minutes and
 4-5 GB of memory at 1,000,000 mentors.
@@ -47,9 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="seed of the data and the sampling (default: 42)")
     parser.add_argument("--assignment", action="store_true",
                         help="measure only the cohort solver (100k mentees x 10k mentors x 200 candidates) and the prices")
+    parser.add_argument("--distributed", action="store_true",
+                        help="measure only batch scoring in one process vs a Dask LocalCluster of 1 and 2 workers")
     args = parser.parse_args(argv)
     if args.assignment:
         return _assignment(args.out, args.seed)
+    if args.distributed:
+        return _distributed(args)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("eval.benchmark").setLevel(logging.INFO)  # progress of the long stages
     try:
@@ -84,6 +91,26 @@ def _assignment(out: str, seed: int) -> int:
     (Path(out) / "assignment.json").write_text(text + "\n")
     print(text)
     print(f"\nWrote {Path(out) / 'assignment.json'}.")
+    return 0
+
+
+def _distributed(args: argparse.Namespace) -> int:
+    """Batch scoring on one process and on Dask (eval.benchmark.distributed), printed and written as JSON."""
+    from eval.benchmark.distributed import measure_distributed
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        n = parse_sizes(args.sizes)[0] if args.sizes else (2000 if args.quick else 100_000)
+        small = {"base_mentors": 200, "base_mentees": 300, "repeats": 1} if args.quick else {}
+        result = measure_distributed(n, seed=args.seed, **small)
+    except MentorMatchError as exc:
+        print(f"benchmark: {exc}", file=sys.stderr)
+        return 1
+    text = json.dumps(result, indent=2)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "distributed.json").write_text(text + "\n")
+    print(text)
+    print(f"\nWrote {Path(args.out) / 'distributed.json'}.")
     return 0
 
 
