@@ -193,6 +193,22 @@ class Ranker(BaseEstimator):
             )
         return self
 
+    def training_params(self, n_features: int) -> dict[str, Any]:
+        """The library's parameters :meth:`fit` trains with, checked for ``n_features``
+        columns (for a booster trained elsewhere, e.g. :func:`ranking.distributed.fit_on_dask`)."""
+        self._check_params(n_features)
+        return self._library_params()
+
+    def adopt(self, booster: Any, best_iteration: int, feature_names: list[str], n_groups: int) -> Ranker:
+        """Take ``booster``, trained elsewhere with :meth:`training_params` and trimmed to its
+        best trees, as this ranker's fitted model (as :meth:`fit` leaves it); returns self."""
+        self.booster_, self.best_iteration_ = booster, int(best_iteration)
+        self.feature_names_, self.n_features_in_ = list(feature_names), len(feature_names)
+        self.n_groups_ = int(n_groups)
+        if self.library == "xgboost":
+            self.booster_.set_param({"nthread": self._predict_threads})
+        return self
+
     def _library_params(self) -> dict[str, Any]:
         """The parameters in the library's words: the named ones translated, then the extras."""
         named = {name: getattr(self, name) for name in self._get_param_names()}
