@@ -60,58 +60,15 @@ def build_world(work: Path, mentors: int, base_mentors: int, base_mentees: int, 
         if info.get("mentors") == mentors:
             print(f"reusing the world of {mentors} mentors in {work}", flush=True)
             return info
-    from db.connection import transaction
-    from db.engine import get_engine
-    from db.loading import create_schema, load_mentors, validate_frame
-    from db.schema import mentees as mentees_table
-    from db.schema import mentors as mentors_table
-    from db.writing import frame_records
     from embeddings import Encoder
-    from eval.benchmark.catalogue import load_base_world, make_catalogue
-    from eval.benchmark.config import NOISE_SIGMA
-    from eval.benchmark.measure import build_like_operator
-    from eval.training_run import run_training
-    from index import MentorIndex, build_index_from_db, mentor_content_hashes, publish_index
-    from synthetic import generate_world, write_world
+    from eval.benchmark.served import served_world
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     started = time.perf_counter()
-    encoder = Encoder()
-    world = generate_world(base_mentors, base_mentees, 8, seed=seed)
-    base_url = f"sqlite:///{work / 'base.db'}"
-    engine = get_engine(base_url)
-    write_world(engine, world, reset=True, progress=False)
-    engine.dispose()
-    base_art = work / "base-artifacts"
-    build_index_from_db(base_url, base_art, progress=False, encoder=encoder)
-    run_training(base_url, base_art, seed=seed, encoder=encoder, progress=False)
-    base = load_base_world(world, base_art, encoder, {})
-    print(f"base world of {base_mentors} mentors, {base_mentees} mentees: {time.perf_counter() - started:.0f} s",
-          flush=True)
-
-    rng = np.random.default_rng([seed, mentors])
-    catalogue, vectors, source = make_catalogue(base, mentors, NOISE_SIGMA, rng)
-    catalogue = catalogue.assign(
-        bio=base.mentors["bio"].to_numpy()[source], email=[f"load{i}@example.org" for i in catalogue["mentor_id"]],
-    )
-    db_url = f"sqlite:///{work / 'served.db'}"
-    engine = get_engine(db_url)
-    create_schema(engine)
-    with transaction(engine) as conn:
-        for table, frame in ((mentors_table, catalogue), (mentees_table, base.mentees)):
-            rows = frame_records(validate_frame(table, frame))
-            for start in range(0, len(rows), 5000):
-                conn.execute(table.insert(), rows[start : start + 5000])
-    written = load_mentors(engine)
-    engine.dispose()
-    index, _, _ = build_like_operator(written["mentor_id"].to_numpy(), vectors, base.goal_vectors, encoder.identity)
-    index = MentorIndex(index.ids, index.vectors, index.faiss_index, index.manifest, mentor_content_hashes(written))
-    artifacts = work / "artifacts"
-    artifacts.mkdir()
-    publish_index(index, artifacts)
-    shutil.copytree((base_art / "ranker").resolve(), artifacts / "ranker")
-    (artifacts / "cache").symlink_to((base_art / "cache").resolve(), target_is_directory=True)
+    served = served_world(work, mentors, base_mentors=base_mentors, base_mentees=base_mentees, seed=seed,
+                          encoder=Encoder(), email="load")
+    base, db_url, artifacts = served.base, served.db_url, served.artifacts
     profiles = []
     fields = ("goals", "desired_domains", "current_skills", "current_level", "timezone", "availability",
               "availability_hours", "preferred_style", "industry")
@@ -128,12 +85,12 @@ def build_world(work: Path, mentors: int, base_mentors: int, base_mentees: int, 
             profile[name] = value
         profiles.append(profile)
     info = {
-        "mentors": mentors, "db_url": db_url, "artifacts": str(artifacts), "spec": index.spec,
+        "mentors": mentors, "db_url": db_url, "artifacts": str(artifacts), "spec": served.spec,
         "mentee_ids": [int(m) for m in base.mentees["mentee_id"]], "profiles": profiles,
         "build_s": round(time.perf_counter() - started, 1),
     }
     done.write_text(json.dumps(info))
-    print(f"served world of {mentors} mentors ({index.spec}): {info['build_s']} s", flush=True)
+    print(f"served world of {mentors} mentors ({served.spec}): {info['build_s']} s", flush=True)
     return info
 
 

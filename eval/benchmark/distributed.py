@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import statistics
 import tempfile
 import threading
@@ -33,9 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.benchmark.catalogue import make_catalogue
-from eval.benchmark.config import NOISE_SIGMA, K
-from eval.benchmark.measure import build_like_operator
+from eval.benchmark.config import K
 from eval.benchmark.timing import single_threaded
 from mentor_match.validation import check_int
 
@@ -91,47 +88,13 @@ def _published_catalogue(
     work: Path, n: int, base_mentors: int, base_mentees: int, seed: int, encoder,
 ) -> tuple[str, Path, str]:
     """(database URL, artifacts folder, index spec): ``n`` mentor copies and the base mentees
-    in SQLite, their index published with the base world's ranker and embedding cache."""
-    from db.engine import get_engine
-    from db.loading import load_mentors
-    from eval.benchmark.catalogue import load_base_world
-    from eval.benchmark.refresh import _write
-    from eval.training_run import run_training
-    from index import build_index_from_db, mentor_content_hashes, publish_index
-    from index.ann import MentorIndex
-    from synthetic import generate_world, write_world
+    in SQLite, their index published with the base world's ranker and embedding cache
+    (:func:`eval.benchmark.served.served_world`)."""
+    from eval.benchmark.served import served_world
 
-    logger.info("base world: %d mentors, %d mentees", base_mentors, base_mentees)
-    world = generate_world(base_mentors, base_mentees, 8, seed=seed)
-    base_db, artifacts = f"sqlite:///{work / 'base.db'}", work / "artifacts"
-    engine = get_engine(base_db)
-    try:
-        write_world(engine, world, reset=True, progress=False)
-    finally:
-        engine.dispose()
-    build_index_from_db(base_db, artifacts, progress=False, encoder=encoder)
-    run_training(base_db, artifacts, seed=seed, encoder=encoder, progress=False)
-    base = load_base_world(world, artifacts, encoder, {})
-
-    logger.info("catalogue of %d mentors", n)
-    catalogue, vectors, source = make_catalogue(base, n, NOISE_SIGMA, np.random.default_rng([seed, n, 11]))
-    catalogue = catalogue.assign(bio=base.mentors["bio"].to_numpy()[source],
-                                 email=[f"bench{i}@example.org" for i in catalogue["mentor_id"]])
-    db_url = f"sqlite:///{work / 'catalogue.db'}"
-    engine = get_engine(db_url)
-    try:
-        _write(engine, catalogue, base.mentees)
-        written = load_mentors(engine)
-    finally:
-        engine.dispose()
-    index, _, _ = build_like_operator(written["mentor_id"].to_numpy(), vectors, base.goal_vectors, encoder.identity)
-    index = MentorIndex(index.ids, index.vectors, index.faiss_index, index.manifest, mentor_content_hashes(written))
-    served = work / "served"
-    served.mkdir()
-    publish_index(index, served)
-    shutil.copytree((artifacts / "ranker").resolve(), served / "ranker")
-    (served / "cache").symlink_to((artifacts / "cache").resolve(), target_is_directory=True)
-    return db_url, served, index.spec
+    world = served_world(work, n, base_mentors=base_mentors, base_mentees=base_mentees, seed=seed,
+                         encoder=encoder, email="bench")
+    return world.db_url, world.artifacts, world.spec
 
 
 def _single_process(served: Path, db_url: str, ids: list[int], batch: int, repeats: int) -> dict[str, Any]:
