@@ -3,8 +3,8 @@
 :func:`recommend_batch_distributed` and :func:`retrieve_distributed` split the mentees into
 partitions of whole batches (:func:`dask.dataframe.from_map`, one task per partition). Each
 worker process loads the published artifacts once (:meth:`Recommender.load
-<retrieval.recommender.Recommender.load>` with the index memory-mapped, as the service's
-workers map it: ``MENTOR_MATCH_MMAP=1``), keeps that recommender for every later partition of
+<retrieval.recommender.Recommender.load>` with the index memory-mapped, ``mmap=True``, as
+the service's workers map it), keeps that recommender for every later partition of
 the same artifacts, database and experiment, and runs the single-machine
 :meth:`~retrieval.recommender.Recommender.recommend_batch` or
 :meth:`~retrieval.recommender.Recommender.retrieve` on its partition. The artifacts folder is
@@ -35,7 +35,6 @@ Dask is imported inside the functions: this module imports without the ``distrib
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Sequence
@@ -46,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from index.ann import MMAP_ENV
 from mentor_match.errors import InvalidParameterError
 from mentor_match.validation import check_int
 from retrieval.experiments import MARKET_SCORE, Experiment
@@ -260,8 +258,8 @@ class _Loaded:
 
 def worker_recommender(job: Job) -> Recommender:
     """This worker process's recommender for ``job``: loaded once and reused; loaded again when
-    the artifacts were published anew, refreshed once per new job. The index is mapped by
-    setting ``MENTOR_MATCH_MMAP=1`` in the process (a worker's, which serves nothing else)."""
+    the artifacts were published anew, refreshed once per new job. The index is mapped
+    read-only (shared by the workers of a node)."""
     key = (job.artifacts, job.db_url, job.experiment)
     with _LOCK:
         held = _LOADED.get(key)
@@ -269,9 +267,8 @@ def worker_recommender(job: Job) -> Recommender:
             held.recommender.close()
             held = None
         if held is None:
-            os.environ[MMAP_ENV] = "1"  # map the index as the service's workers do
             loaded = Recommender.load(job.artifacts, db_url=job.db_url, log=False, refresh_interval=None,
-                                      experiment=job.experiment)
+                                      experiment=job.experiment, mmap=True)  # as the service's workers map it
             held = _LOADED[key] = _Loaded(loaded, job.versions, job.job_id)
         elif held.job_id != job.job_id:
             held.recommender.refresh()

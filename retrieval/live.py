@@ -293,11 +293,12 @@ def artifact_links(artifacts: Path, experiment: Experiment | None = None) -> dic
 
 def load_live(
     artifacts: Path, engine: Engine, *, strict: bool, get_encoder: Callable[[], Encoder],
-    refresh_interval: float | None, experiment: Experiment | None = None,
+    refresh_interval: float | None, experiment: Experiment | None = None, mmap: bool | None = None,
 ) -> tuple[Stages, LiveMentors]:
     """The index and ranker of ``artifacts`` over the database's mentors, and what keeps them
     current. With an ``experiment``, every variant's ranker, and the heads of a variant scored
     by them (:mod:`retrieval.scoring`), are loaded from ``artifacts`` as published now.
+    ``mmap``: map the index read-only (:meth:`MentorIndex.load`; None: ``MENTOR_MATCH_MMAP``).
 
     A stale index (mentors added, changed or removed since the build) raises
     :class:`StaleArtifactError` with ``strict``, before anything is embedded. Otherwise the
@@ -305,7 +306,7 @@ def load_live(
     bio) are served from the side index from the start, so they need no warning; only a side
     index above :data:`SIDE_WARN_SHARE` of the index warns (search cost), naming the fix.
     """
-    index = MentorIndex.load(artifacts / "index")
+    index = MentorIndex.load(artifacts / "index", mmap=mmap)
     if experiment is None:
         experiment = Experiment.single()
     else:

@@ -116,7 +116,7 @@ class Recommender:
         cls, artifacts: str | Path = "artifacts", db_url: str | None = None, *, strict: bool = False,
         encoder: Encoder | None = None, refresh_interval: float | None = DEFAULT_REFRESH_INTERVAL,
         experiment: Experiment | str | Path | None = None, log: bool | RecommendationLog = True,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] | None = None, mmap: bool | None = None,
     ) -> Recommender:
         """The index and ranker of ``artifacts`` over the database's mentors, checked to belong
         together; a stale index serves the mentors it lacks from the side index
@@ -127,13 +127,15 @@ class Recommender:
         (and heads, for a variant scored by them) once and serves each mentee from its arm. ``log``: record every served list in the
         database's recommendation log (True), into a given :class:`RecommendationLog`, or not
         (False: evaluation, benchmarks). ``clock`` returns the naive-UTC time stamped on each
-        logged list (default: now; a simulator passes its simulated time)."""
+        logged list (default: now; a simulator passes its simulated time). ``mmap``: map the
+        index read-only, shared by the processes that load it (None: ``MENTOR_MATCH_MMAP``, as
+        the service's workers; see :meth:`index.MentorIndex.load`)."""
         if refresh_interval is not None:
             refresh_interval = check_number("refresh_interval", refresh_interval, "Recommender.load", low=0)
         if isinstance(experiment, (str, Path)):
             experiment = Experiment.load(experiment)
         engine = get_engine(db_url)
-        source = _Source(Path(artifacts), engine, strict, refresh_interval, EncoderSlot(encoder), experiment)
+        source = _Source(Path(artifacts), engine, strict, refresh_interval, EncoderSlot(encoder), experiment, mmap)
         try:
             links = source.links()  # read first: a publish during the load shows as a change
             stages, live = source.load()
@@ -513,13 +515,14 @@ class _Source(NamedTuple):
     refresh_interval: float | None
     encoder: EncoderSlot
     experiment: Experiment | None
+    mmap: bool | None = None
 
     def links(self) -> dict[str, str]:
         return artifact_links(self.artifacts, self.experiment)
 
     def load(self) -> tuple[Stages, LiveMentors]:
         return load_live(self.artifacts, self.engine, strict=self.strict, get_encoder=self.encoder.get,
-                         refresh_interval=self.refresh_interval, experiment=self.experiment)
+                         refresh_interval=self.refresh_interval, experiment=self.experiment, mmap=self.mmap)
 
 
 def _version(manifest: Mapping[str, Any]) -> str:

@@ -321,13 +321,12 @@ def profile_lists(world: dict, n: int, seed: int) -> dict:
     """``n`` known-mentee lists in this process as a worker serves them (index mapped, log
     on), each stage timed: a first pass over ``n`` mentees new to this process (their
     profiles prepared from the row), then the same mentees again (prepared profiles reused)."""
-    os.environ["MENTOR_MATCH_MMAP"] = "1"
     from retrieval import Recommender
 
     mentees = [int(m) for m in np.random.default_rng(seed).permutation(world["mentee_ids"])]
     warm_up, measured = mentees[:50], [mentees[50 + i % (len(mentees) - 50)] for i in range(n)]
     passes = {}
-    with Recommender.load(world["artifacts"], world["db_url"]) as rec:
+    with Recommender.load(world["artifacts"], world["db_url"], mmap=True) as rec:
         for m in warm_up:
             rec.recommend(mentee_id=m, k=K)
         for name in ("first visit", "seen before"):

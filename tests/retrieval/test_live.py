@@ -118,6 +118,14 @@ def test_a_mentee_who_signs_up_after_load_is_served_without_reload(db, encoder):
     assert batch.loc[batch["mentee_id"] == new_id, "mentor_id"].tolist() == _ids(recs)[:3]
 
 
+def test_load_maps_the_index_read_only_when_asked_and_serves_the_same_lists(db, encoder):
+    mapped, read = _load(db, encoder, mmap=True, log=False), _load(db, encoder, mmap=False, log=False)
+    assert not mapped.stages.index.main.vectors.flags.writeable
+    assert read.stages.index.main.vectors.flags.writeable
+    mentee = _a_mentee(db[2])
+    assert _ids(mapped.recommend(mentee_id=mentee, k=K)) == _ids(read.recommend(mentee_id=mentee, k=K))
+
+
 def test_an_ad_hoc_goal_is_encoded_once_and_a_cached_one_not_at_all(db, encoder):
     """Ad-hoc profiles look their goals up as known mentees' are: a text of the embedding
     cache or seen before is not encoded again, and the vector is the encoder's."""
