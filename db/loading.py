@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ from db.schema import (
     metadata,
     recommendation_feedback,
 )
-from mentor_match.errors import DataValidationError, SchemaError
+from mentor_match.errors import DataValidationError, InvalidParameterError, SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -367,3 +368,27 @@ def raise_for_rows(table: str, frame: pd.DataFrame, mask, problem: str) -> None:
 
 def _id_column(table: Table) -> str:
     return next(iter(table.primary_key.columns)).name
+
+
+def read_id_columns(path: str | Path, flag: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The id ``columns`` of the CSV file ``path`` (given as the command-line ``flag``) as
+    int64; a missing file or column, or an id that is not an integer, is an
+    :class:`InvalidParameterError` naming the flag, the file and the fix."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InvalidParameterError(f"{flag} {str(path)!r} cannot be read as CSV: {exc}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidParameterError(
+            f"{flag} {str(path)!r} has no {', '.join(missing)} column (it has {list(frame.columns)}); "
+            f"give a header line with {', '.join(columns)}."
+        )
+    numeric = frame[list(columns)].apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna().any(axis=1) | (numeric != numeric.round()).any(axis=1)
+    if bad.any():
+        raise InvalidParameterError(
+            f"{flag} {str(path)!r}: {int(bad.sum())} row(s) have an id that is not an integer (first: line "
+            f"{int(bad.to_numpy().argmax()) + 2}); ids are integers."
+        )
+    return numeric.astype("int64")

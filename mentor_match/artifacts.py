@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mentor_match.errors import ArtifactError
 from mentor_match.validation import check_int
@@ -308,3 +308,21 @@ def _prune(artifacts: Path, name: str, current: str, previous: str | None, keep:
         if path.name.startswith(f".{name}-tmp-") and now - path.stat().st_mtime < STALE_TMP_SECONDS:
             continue
         shutil.rmtree(path, ignore_errors=True)
+
+
+def write_files_atomically(writers: Mapping[Path, Callable[[IO[str]], object]]) -> None:
+    """Write each text file through a temporary file beside it, then rename them all into
+    place only once every one is complete, so an error leaves none of them (a script's
+    outputs: CSV tables, JSON reports)."""
+    temps: dict[Path, str] = {}
+    try:
+        for path, write in writers.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temps[path] = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(fd, "w", newline="") as handle:
+                write(handle)
+        for path, temp in temps.items():
+            os.replace(temp, path)
+    finally:
+        for temp in temps.values():
+            Path(temp).unlink(missing_ok=True)

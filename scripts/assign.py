@@ -22,18 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db import get_engine  # noqa: E402
+from db.loading import read_id_columns  # noqa: E402
+from mentor_match.artifacts import write_files_atomically  # noqa: E402
 from mentor_match.errors import (  # noqa: E402
     ClusterError,
     DataValidationError,
@@ -94,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             recommender.close()
-        _write_atomically({
+        write_files_atomically({
             Path(args.out): lambda f: done.table.to_csv(f, index=False),
             Path(args.report): lambda f: json.dump(done.report, f, indent=2),
         })
@@ -125,55 +123,14 @@ def _candidates_on_cluster(args: argparse.Namespace, mentee_ids: list[int]) -> p
 
 
 def _ids(path: str) -> list[int]:
-    frame = _csv(path, "--mentees", ("mentee_id",))
+    frame = read_id_columns(path, "--mentees", ("mentee_id",))
     return frame["mentee_id"].tolist()
 
 
 def _pairs(path: str | None, flag: str) -> pd.DataFrame:
     if path is None:
         return pd.DataFrame({"mentee_id": [], "mentor_id": []}, dtype="int64")
-    return _csv(path, flag, ("mentee_id", "mentor_id"))
-
-
-def _csv(path: str, flag: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    """The ``columns`` of the CSV at ``path`` as int64; a missing file or column, or a
-    non-integer id, is bad input."""
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InvalidParameterError(f"{flag} {path!r} cannot be read as CSV: {exc}") from None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InvalidParameterError(
-            f"{flag} {path!r} has no {', '.join(missing)} column (it has {list(frame.columns)}); "
-            f"give a header line with {', '.join(columns)}."
-        )
-    values = frame[list(columns)]
-    numeric = values.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna().any(axis=1) | (numeric != numeric.round()).any(axis=1)
-    if bad.any():
-        raise InvalidParameterError(
-            f"{flag} {path!r}: {int(bad.sum())} row(s) have an id that is not an integer (first: line "
-            f"{int(bad.to_numpy().argmax()) + 2}); ids are integers."
-        )
-    return numeric.astype("int64")
-
-
-def _write_atomically(writers: dict[Path, Callable[[IO[str]], object]]) -> None:
-    """Write each file through a temporary file beside it; rename them into place only once
-    all are complete, so an error leaves none of them."""
-    temps: dict[Path, str] = {}
-    try:
-        for path, write in writers.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temps[path] = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            with os.fdopen(fd, "w", newline="") as handle:
-                write(handle)
-        for path, temp in temps.items():
-            os.replace(temp, path)
-    finally:
-        for temp in temps.values():
-            Path(temp).unlink(missing_ok=True)
+    return read_id_columns(path, flag, ("mentee_id", "mentor_id"))
 
 
 if __name__ == "__main__":

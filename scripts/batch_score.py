@@ -36,6 +36,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from db.loading import read_id_columns  # noqa: E402
+from mentor_match.artifacts import write_files_atomically  # noqa: E402
 from mentor_match.errors import (  # noqa: E402
     ClusterError,
     DataValidationError,
@@ -117,14 +119,7 @@ def _on_cluster(args: argparse.Namespace, mentee_ids: list[int], out: Path) -> s
 def _write(lists: pd.DataFrame, out: Path) -> None:
     """``lists`` as one CSV file, or one Parquet file in a folder, renamed into place when complete."""
     if out.suffix.lower() == ".csv":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-        try:
-            with os.fdopen(fd, "w", newline="") as handle:
-                lists.to_csv(handle, index=False)
-            os.replace(temp, out)
-        finally:
-            Path(temp).unlink(missing_ok=True)
+        write_files_atomically({out: lambda handle: lists.to_csv(handle, index=False)})
     else:
         _replace_folder(out, lambda temp: lists.to_parquet(temp / "part.0.parquet", index=False))
 
@@ -146,24 +141,7 @@ def _replace_folder(out: Path, fill) -> None:
 
 
 def _ids(path: str) -> list[int]:
-    """The mentee_id column of the CSV at ``path``; a missing file or column, or an id that is
-    not an integer, is bad input."""
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InvalidParameterError(f"--mentees {path!r} cannot be read as CSV: {exc}") from None
-    if "mentee_id" not in frame.columns:
-        raise InvalidParameterError(
-            f"--mentees {path!r} has no mentee_id column (it has {list(frame.columns)}); give a header line with mentee_id."
-        )
-    ids = pd.to_numeric(frame["mentee_id"], errors="coerce")
-    bad = ids.isna() | (ids != ids.round())
-    if bad.any():
-        raise InvalidParameterError(
-            f"--mentees {path!r}: {int(bad.sum())} row(s) have an id that is not an integer (first: line "
-            f"{int(bad.to_numpy().argmax()) + 2}); ids are integers."
-        )
-    return ids.astype("int64").tolist()
+    return read_id_columns(path, "--mentees", ("mentee_id",))["mentee_id"].tolist()
 
 
 if __name__ == "__main__":
