@@ -19,9 +19,6 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from db import get_engine  # noqa: E402
-from eval.training_run import run_training  # noqa: E402
-from index import build_index_from_db  # noqa: E402
 from mentor_match.cluster import connect  # noqa: E402
 from mentor_match.errors import ClusterError, InvalidParameterError  # noqa: E402
 from ranking.heads import ReciprocalModel  # noqa: E402
@@ -31,7 +28,7 @@ from retrieval.distributed import (  # noqa: E402
     recommend_batch_distributed,
     retrieve_distributed,
 )
-from synthetic import generate_world, write_world  # noqa: E402
+from tests.worlds import published_world  # noqa: E402
 
 SMALL = {"random_forest": {"n_estimators": 10}, "xgboost_classifier": {"n_estimators": 10},
          "xgboost_ranker": {"n_estimators": 30}}
@@ -43,15 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def built(tmp_path_factory, encoder):
     """(db_url, artifacts, mentee ids in a shuffled order): a published index, ranker and heads
     over a SQLite world of 80 mentors and 120 mentees."""
-    folder = tmp_path_factory.mktemp("distributed")
-    db_url = f"sqlite:///{folder / 'mm.db'}"
-    world = generate_world(n_mentors=80, n_mentees=120, interactions_per_mentee=6, seed=11)
-    engine = get_engine(db_url)
-    write_world(engine, world, progress=False)
-    engine.dispose()
-    artifacts = folder / "artifacts"
-    build_index_from_db(db_url, artifacts, progress=False, encoder=encoder)
-    run_training(db_url, artifacts, seed=11, encoder=encoder, progress=False, n_jobs=1, params=SMALL)
+    db_url, artifacts, world = published_world(tmp_path_factory.mktemp("distributed"), encoder, seed=11, params=SMALL,
+                                               n_mentors=80, n_mentees=120, interactions_per_mentee=6)
     ids = np.random.default_rng(0).permutation(world.mentees["mentee_id"].to_numpy()).tolist()
     return db_url, artifacts, ids
 

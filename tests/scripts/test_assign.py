@@ -12,10 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from db import get_engine
-from eval.training_run import run_training
-from index import build_index_from_db
-from synthetic import generate_world, write_world
+from tests.worlds import published_world
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "assign.py"
@@ -26,15 +23,8 @@ SMALL = {"random_forest": {"n_estimators": 20}, "xgboost_classifier": {"n_estima
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, encoder):
     """(db_url, artifacts, world): a published index, ranker and heads over a SQLite world."""
-    folder = tmp_path_factory.mktemp("assign")
-    db_url = f"sqlite:///{folder / 'mm.db'}"
-    world = generate_world(n_mentors=80, n_mentees=120, interactions_per_mentee=6, seed=5)
-    engine = get_engine(db_url)
-    write_world(engine, world, progress=False)
-    engine.dispose()
-    artifacts = folder / "artifacts"
-    build_index_from_db(db_url, artifacts, progress=False, encoder=encoder)
-    run_training(db_url, artifacts, seed=5, encoder=encoder, progress=False, n_jobs=1, params=SMALL)
+    db_url, artifacts, world = published_world(tmp_path_factory.mktemp("assign"), encoder, seed=5, params=SMALL,
+                                               n_mentors=80, n_mentees=120, interactions_per_mentee=6)
     return db_url, artifacts, world
 
 

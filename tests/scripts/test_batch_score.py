@@ -15,13 +15,10 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from db import get_engine  # noqa: E402
-from eval.training_run import run_training  # noqa: E402
-from index import build_index_from_db  # noqa: E402
 from ranking.heads import ReciprocalModel  # noqa: E402
 from retrieval import Recommender  # noqa: E402
 from retrieval.cohort import assign_cohort  # noqa: E402
-from synthetic import generate_world, write_world  # noqa: E402
+from tests.worlds import published_world  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"random_forest": {"n_estimators": 10}, "xgboost_classifier": {"n_estimators": 10},
@@ -31,15 +28,8 @@ SMALL = {"random_forest": {"n_estimators": 10}, "xgboost_classifier": {"n_estima
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, encoder):
     """(db_url, artifacts, world): a published index, ranker and heads over a SQLite world."""
-    folder = tmp_path_factory.mktemp("batch_score")
-    db_url = f"sqlite:///{folder / 'mm.db'}"
-    world = generate_world(n_mentors=80, n_mentees=100, interactions_per_mentee=6, seed=13)
-    engine = get_engine(db_url)
-    write_world(engine, world, progress=False)
-    engine.dispose()
-    artifacts = folder / "artifacts"
-    build_index_from_db(db_url, artifacts, progress=False, encoder=encoder)
-    run_training(db_url, artifacts, seed=13, encoder=encoder, progress=False, n_jobs=1, params=SMALL)
+    db_url, artifacts, world = published_world(tmp_path_factory.mktemp("batch_score"), encoder, seed=13, params=SMALL,
+                                               n_mentors=80, n_mentees=100, interactions_per_mentee=6)
     return db_url, artifacts, world
 
 
