@@ -22,3 +22,14 @@ def data_fingerprint(frame: pd.DataFrame, id_column: str, text_columns: list[str
     if "updated_at" in frame.columns and len(frame):
         newest = pd.Timestamp(frame["updated_at"].max()).isoformat()
     return {"rows": int(len(frame)), "newest_update": newest, "sha256": digest.hexdigest()}
+
+
+def training_fingerprints(dataset) -> dict[str, dict]:
+    """The fingerprints a trained model's manifest records of the data it learnt from: the
+    mentors (ids, bios), the mentees (ids, goals) and the interactions (ids, outcomes) of a
+    :class:`db.loading.Dataset`."""
+    return {
+        "mentors": data_fingerprint(dataset.mentors, "mentor_id", ["bio", "updated_at"]),
+        "mentees": data_fingerprint(dataset.mentees, "mentee_id", ["goals", "updated_at"]),
+        "interactions": data_fingerprint(dataset.interactions, "interaction_id", ["status", "successful_match"]),
+    }

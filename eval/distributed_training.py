@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from db.fingerprint import data_fingerprint
+from db.fingerprint import training_fingerprints
 from db.loading import read_dataset
 from eval.metrics import ndcg_at_k
 from mentor_match.cluster import connect, parse_scheduler, require_dask, worker_count
@@ -132,9 +132,7 @@ def run_distributed_training(
         "encoder": encoder.identity,
         "seed": seed,
         "training_data": {
-            "mentors": data_fingerprint(dataset.mentors, "mentor_id", ["bio", "updated_at"]),
-            "mentees": data_fingerprint(dataset.mentees, "mentee_id", ["goals", "updated_at"]),
-            "interactions": data_fingerprint(dataset.interactions, "interaction_id", ["status", "successful_match"]),
+            **training_fingerprints(dataset),
             "pairs": {"train": len(parts.train), "validation": len(parts.validation), "test": len(parts.test)},
             "split": split,
             "point_in_time": point_in_time,

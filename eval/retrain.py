@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from db.engine import get_engine
-from db.fingerprint import data_fingerprint
+from db.fingerprint import training_fingerprints
 from db.loading import Dataset, read_dataset
 from db.log_reading import load_log
 from eval.metrics import ndcg_per_query
@@ -514,9 +514,7 @@ def _metadata(
         "encoder": encoder.identity,
         "seed": data.seed,
         "training_data": {
-            "mentors": data_fingerprint(dataset.mentors, "mentor_id", ["bio", "updated_at"]),
-            "mentees": data_fingerprint(dataset.mentees, "mentee_id", ["goals", "updated_at"]),
-            "interactions": data_fingerprint(dataset.interactions, "interaction_id", ["status", "successful_match"]),
+            **training_fingerprints(dataset),
             "pairs": {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)},
             "split": "time",
             "point_in_time": True,

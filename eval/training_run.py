@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from db.fingerprint import data_fingerprint
+from db.fingerprint import training_fingerprints
 from db.loading import read_dataset
 from eval.comparison import METRICS, cross_validate, evaluate_models, tune_models
 from eval.heads import evaluate_heads, head_metrics
@@ -185,11 +185,7 @@ def run_training(
         "encoder": encoder.identity,
         "seed": seed,
         "training_data": {
-            "mentors": data_fingerprint(dataset.mentors, "mentor_id", ["bio", "updated_at"]),
-            "mentees": data_fingerprint(dataset.mentees, "mentee_id", ["goals", "updated_at"]),
-            "interactions": data_fingerprint(
-                dataset.interactions, "interaction_id", ["status", "successful_match"]
-            ),
+            **training_fingerprints(dataset),
             "pairs": {part: report[f"{part}_pairs"] for part in ("train", "validation", "test")},
             "split": how,
             "point_in_time": point_in_time,
