@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,38 +50,19 @@ def main(argv: list[str] | None = None) -> int:
                              "(N worker processes here); needs pip install -e '.[distributed]'")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.scheduler is not None:
-        return _distributed(args)
+    if args.scheduler is None:
+        run, render = run_training, format_report
+        options = {"cv": args.cv, "tune": args.tune, "heads": not args.no_heads}
+    else:  # the ranker on Dask, published as usual; the rest stays on one machine
+        single_only = [flag for flag, on in (("--cv", args.cv), ("--tune", args.tune)) if on]
+        if single_only:
+            print(f"error: {' and '.join(single_only)} run on one machine; drop --scheduler or drop them",
+                  file=sys.stderr)
+            return 1
+        run, render = partial(run_distributed_training, args.scheduler), format_distributed_report
+        options = {}
     try:
-        report = run_training(
-            db_url=args.db_url,
-            artifacts=args.artifacts,
-            seed=args.seed,
-            cv=args.cv,
-            tune=args.tune,
-            progress=sys.stderr.isatty(),
-            variant=args.variant,
-            split=args.split,
-            point_in_time=args.aggregates == "as-of",
-            heads=not args.no_heads,
-        )
-    except MentorMatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0
-
-
-def _distributed(args: argparse.Namespace) -> int:
-    """The --scheduler path: the ranker trained on Dask, published as usual."""
-    single_only = [flag for flag, on in (("--cv", args.cv), ("--tune", args.tune)) if on]
-    if single_only:
-        print(f"error: {' and '.join(single_only)} run on one machine; drop --scheduler or drop them",
-              file=sys.stderr)
-        return 1
-    try:
-        report = run_distributed_training(
-            args.scheduler,
+        report = run(
             db_url=args.db_url,
             artifacts=args.artifacts,
             seed=args.seed,
@@ -88,11 +70,12 @@ def _distributed(args: argparse.Namespace) -> int:
             variant=args.variant,
             split=args.split,
             point_in_time=args.aggregates == "as-of",
+            **options,
         )
     except MentorMatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(report, indent=2) if args.json else format_distributed_report(report))
+    print(json.dumps(report, indent=2) if args.json else render(report))
     return 0
 
 
