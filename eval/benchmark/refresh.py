@@ -19,7 +19,6 @@ differences is reported beside both medians.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,12 @@ from sqlalchemy import bindparam, func, select, update
 
 from db.connection import transaction
 from db.engine import get_engine
-from db.loading import create_schema, load_interactions, load_mentors, validate_frame
-from db.schema import mentees as mentees_table
+from db.loading import load_interactions, load_mentors, validate_frame
 from db.schema import mentors as mentors_table
 from db.writing import frame_records
 from eval.benchmark.catalogue import BaseWorld, make_catalogue
 from eval.benchmark.config import BenchmarkConfig, K
-from eval.benchmark.measure import build_like_operator
+from eval.benchmark.served import publish_catalogue_index, write_catalogue
 from eval.benchmark.stages import recommender_over
 from eval.benchmark.timing import percentile, single_threaded, timed
 from ranking.history import mentors_as_of
@@ -47,14 +45,11 @@ CHANGED_SHARE = 0.01
 ADDED_SHARE = 0.001
 REPEATS = 3
 IDLE_REPEATS = 5
-WRITE_CHUNK = 5000
 
 
 def measure_refresh(base: BaseWorld, config: BenchmarkConfig, encoder, artifacts: Path, work: Path) -> dict[str, Any]:
     """The refresh figures at ``config.refresh_mentors`` (see the module docstring);
     ``artifacts`` holds the base world's ranker and embedding cache, ``work`` is scratch."""
-    from index import mentor_content_hashes, publish_index
-    from index.ann import MentorIndex
     from retrieval import Recommender
 
     n = config.refresh_mentors
@@ -68,15 +63,10 @@ def measure_refresh(base: BaseWorld, config: BenchmarkConfig, encoder, artifacts
     served = work / "refresh-artifacts"
     try:
         started = time.perf_counter()
-        _write(engine, catalogue, base.mentees)
+        write_catalogue(engine, catalogue, base.mentees)
         written = load_mentors(engine)
         write_s = time.perf_counter() - started
-        index, _, _ = build_like_operator(written["mentor_id"].to_numpy(), vectors, base.goal_vectors, encoder.identity)
-        index = MentorIndex(index.ids, index.vectors, index.faiss_index, index.manifest, mentor_content_hashes(written))
-        served.mkdir()
-        publish_index(index, served)
-        shutil.copytree((artifacts / "ranker").resolve(), served / "ranker")
-        (served / "cache").symlink_to((artifacts / "cache").resolve(), target_is_directory=True)
+        index = publish_catalogue_index(written, vectors, base, encoder, artifacts, served)
 
         started = time.perf_counter()
         live = Recommender.load(served, db_url, encoder=encoder, refresh_interval=None, log=False)
@@ -158,15 +148,6 @@ def _paired_log_cost(live, engine, queries: np.ndarray, rng: np.random.Generator
     if log.stats.written != len(queries):
         raise RuntimeError(f"the benchmark's log wrote {log.stats.written} of {len(queries)} lists: {log.stats}")
     return off, on
-
-
-def _write(engine, catalogue: pd.DataFrame, mentees: pd.DataFrame) -> None:
-    create_schema(engine)
-    with transaction(engine) as conn:
-        for table, frame in ((mentors_table, catalogue), (mentees_table, mentees)):
-            rows = frame_records(validate_frame(table, frame))
-            for start in range(0, len(rows), WRITE_CHUNK):
-                conn.execute(table.insert(), rows[start : start + WRITE_CHUNK])
 
 
 def _change(engine, rng, written: pd.DataFrame, base: BaseWorld, untouched: np.ndarray, *, n_changed: int,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from db.connection import transaction
 from db.engine import get_engine
@@ -33,7 +34,7 @@ from synthetic import generate_world, write_world
 logger = logging.getLogger(__name__)
 
 WRITE_CHUNK = 5000
-"""Rows per INSERT when writing the catalogue."""
+"""Rows per INSERT when writing a catalogue."""
 
 
 class ServedWorld(NamedTuple):
@@ -71,20 +72,35 @@ def served_world(
     db_url = f"sqlite:///{work / 'served.db'}"
     engine = get_engine(db_url)
     try:
-        create_schema(engine)
-        with transaction(engine) as conn:
-            for table, frame in ((mentors_table, catalogue), (mentees_table, base.mentees)):
-                rows = frame_records(validate_frame(table, frame))
-                for start in range(0, len(rows), WRITE_CHUNK):
-                    conn.execute(table.insert(), rows[start : start + WRITE_CHUNK])
+        write_catalogue(engine, catalogue, base.mentees)
         written = load_mentors(engine)
     finally:
         engine.dispose()
+    artifacts = work / "artifacts"
+    index = publish_catalogue_index(written, vectors, base, encoder, base_artifacts, artifacts)
+    return ServedWorld(db_url, artifacts, index.spec, base)
+
+
+def write_catalogue(engine, catalogue: pd.DataFrame, mentees: pd.DataFrame) -> None:
+    """A new schema holding the ``catalogue`` of mentors and the ``mentees``, in one transaction."""
+    create_schema(engine)
+    with transaction(engine) as conn:
+        for table, frame in ((mentors_table, catalogue), (mentees_table, mentees)):
+            rows = frame_records(validate_frame(table, frame))
+            for start in range(0, len(rows), WRITE_CHUNK):
+                conn.execute(table.insert(), rows[start : start + WRITE_CHUNK])
+
+
+def publish_catalogue_index(
+    written: pd.DataFrame, vectors: np.ndarray, base: BaseWorld, encoder, base_artifacts: Path, folder: Path,
+) -> MentorIndex:
+    """The index of the ``written`` mentors (their ``vectors``) built and tuned as
+    ``scripts/build_index.py`` would, published into the new ``folder`` beside a copy of the
+    base world's ranker and a link to its embedding cache."""
     built, _, _ = build_like_operator(written["mentor_id"].to_numpy(), vectors, base.goal_vectors, encoder.identity)
     index = MentorIndex(built.ids, built.vectors, built.faiss_index, built.manifest, mentor_content_hashes(written))
-    artifacts = work / "artifacts"
-    artifacts.mkdir()
-    publish_index(index, artifacts)
-    shutil.copytree((base_artifacts / "ranker").resolve(), artifacts / "ranker")
-    (artifacts / "cache").symlink_to((base_artifacts / "cache").resolve(), target_is_directory=True)
-    return ServedWorld(db_url, artifacts, index.spec, base)
+    folder.mkdir()
+    publish_index(index, folder)
+    shutil.copytree((base_artifacts / "ranker").resolve(), folder / "ranker")
+    (folder / "cache").symlink_to((base_artifacts / "cache").resolve(), target_is_directory=True)
+    return index
