@@ -84,9 +84,12 @@ class Job:
     job_id: str
 
     @classmethod
-    def make(cls, artifacts: str | Path, db_url: str | None, experiment: str | Path | None) -> Job:
+    def make(
+        cls, artifacts: str | Path, db_url: str | None, experiment: str | Path | None = None,
+        arms: Experiment | None = None,
+    ) -> Job:
+        """The job over ``artifacts``; ``arms``: the experiment loaded from the file ``experiment``."""
         folder = Path(artifacts).absolute()
-        arms = None if experiment is None else Experiment.load(experiment)
         versions = tuple(sorted(artifact_links(folder, arms).values()))
         return cls(str(folder), db_url, None if experiment is None else str(Path(experiment).absolute()),
                    versions, uuid.uuid4().hex)
@@ -127,7 +130,7 @@ def recommend_batch_distributed(
     batch_size = check_int("batch_size", batch_size, func)
     arms = None if experiment is None else Experiment.load(experiment)
     _refuse_priced(arms, experiment)
-    job = Job.make(artifacts, db_url, experiment)
+    job = Job.make(artifacts, db_url, experiment, arms)
     run = _PartitionCall("recommend_batch", job, {"k": k, "candidates": candidates, "pool": pool,
                                                   "batch_size": batch_size})
     ids = [int(i) for i in mentee_ids]
@@ -158,7 +161,7 @@ def retrieve_distributed(
     them as ``found``."""
     func = "retrieve_distributed"
     batch_size = check_int("batch_size", batch_size, func)
-    job = Job.make(artifacts, db_url, None)
+    job = Job.make(artifacts, db_url)
     run = _PartitionCall("retrieve", job, {"candidates": candidates, "pool": pool, "batch_size": batch_size})
     ids = [int(i) for i in mentee_ids]
     size = _partition_size(client, len(ids), partition_size, func)
