@@ -39,6 +39,7 @@ from ranking.distributed import (
     partition_by_query,
     partition_features,
     request_frame,
+    share_inputs,
 )
 from ranking.features import FEATURES
 from ranking.snapshot import SAMPLE_ROWS, draw_training_sample
@@ -105,6 +106,7 @@ def run_distributed_training(
     requests = request_frame(dataset, pairs, point_in_time=point_in_time)
     with connect(scheduler, timeout=timeout) as client:
         workers = worker_count(client)
+        inputs = share_inputs(client, inputs)  # once for the three parts, held until the end
         per_worker = -(-len(parts.train) // (ROWS_PER_PARTITION * workers))  # a multiple of the workers
         train_n = npartitions or workers * max(per_worker, 1)
         train = partition_features(client, partition_by_query(requests.iloc[parts.train], train_n, client), inputs,

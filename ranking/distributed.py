@@ -54,7 +54,7 @@ from ranking.training import embed_profiles
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.dataframe as dd
-    from distributed import Client
+    from distributed import Client, Future
 
     from db import Dataset
     from embeddings import Encoder
@@ -70,6 +70,7 @@ __all__ = [
     "partition_by_query",
     "partition_features",
     "request_frame",
+    "share_inputs",
 ]
 
 QUERY = "query"
@@ -85,7 +86,7 @@ its pair_features call peaks at a few hundred MB (docs/scaling.md, "Training")."
 class FeatureInputs:
     """What every partition's :func:`ranking.features.pair_features` call reads besides its own
     rows: the profiles, parsed once, and their unit vectors (None: no encoder, similarity NaN).
-    Broadcast once to each worker (``client.scatter(..., broadcast=True)``)."""
+    Broadcast once to each worker (:func:`share_inputs`)."""
 
     mentees: PreparedProfiles
     mentors: PreparedProfiles
@@ -190,14 +191,24 @@ def features_block(part: pd.DataFrame, inputs: FeatureInputs) -> pd.DataFrame:
     return X
 
 
-def partition_features(client: Client, requests: dd.DataFrame, inputs: FeatureInputs, *,
+def share_inputs(client: Client, inputs: FeatureInputs) -> Future:
+    """``inputs`` on every worker, once: the future to hand to :func:`partition_features` for
+    each part of a run. Its key is unique (``hash=False``): the same profiles scattered again
+    under their content hash share one key, and releasing one holder lost the data under the
+    tasks of the next (seen as "lost dependencies" in a full test run)."""
+    return client.scatter(inputs, broadcast=True, hash=False)
+
+
+def partition_features(client: Client, requests: dd.DataFrame, inputs: FeatureInputs | Future, *,
                        progress: bool = False) -> dd.DataFrame:
     """Features of every partition of ``requests`` (:func:`partition_by_query`), computed and
-    held on the workers (persisted). ``inputs`` go to each worker once. With ``progress`` Dask's
-    progress bar is drawn on stderr (stdout stays the caller's)."""
+    held on the workers (persisted). ``inputs``: the profiles and vectors, or their future from
+    :func:`share_inputs` (scattered once for several calls). With ``progress`` Dask's progress
+    bar is drawn on stderr (stdout stays the caller's)."""
+    from distributed import Future
     from distributed import progress as progress_bar
 
-    shared = client.scatter(inputs, broadcast=True)
+    shared = inputs if isinstance(inputs, Future) else share_inputs(client, inputs)
     meta = pd.DataFrame({name: pd.Series(dtype=np.float64) for name in FEATURES})
     meta[QUERY] = pd.Series(dtype=requests[QUERY].dtype)
     meta[RELEVANCE] = pd.Series(dtype=np.float64)

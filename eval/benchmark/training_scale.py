@@ -64,6 +64,7 @@ from ranking.distributed import (
     partition_by_query,
     partition_features,
     request_frame,
+    share_inputs,
 )
 from ranking.features import FEATURES, prepare_mentees, prepare_mentors
 from ranking.history import AGGREGATES
@@ -242,6 +243,7 @@ def model_agreement(seed: int = 42) -> dict[str, Any]:
     )
     requests, inputs = request_frame(dataset, pairs), feature_inputs(dataset, pairs)
     with connect("local:2") as client:
+        inputs = share_inputs(client, inputs)
         train = partition_features(client, partition_by_query(requests.iloc[split.train], 2, client), inputs)
         valid = partition_features(client, partition_by_query(requests.iloc[split.validation], 2, client), inputs)
         dask_ranker = fit_on_dask(client, make_ranker(seed), train, valid)
